@@ -1,1 +1,82 @@
-//! placeholder
+//! Baton's pure workflow engine: state and an event in, a [`Decision`] out.
+//!
+//! Architecture invariant: nothing here does I/O, reads the clock or draws random
+//! numbers. The current time (`now`, epoch ms) and fresh ids ([`IdSource`]) are passed in,
+//! so every decision is reproducible from its inputs, and tests are data in, data out.
+//!
+//! The runtime calls:
+//! - [`start_workflow`] to create a workflow and schedule its first tasks;
+//! - [`apply_task_result`] when a worker reports on a task;
+//! - [`decide`] whenever a workflow may have work to do (after any change);
+//! - [`start_polled_task`] and [`lease_deadline`] when a worker polls a task.
+
+mod decider;
+mod decision;
+pub mod expression;
+mod graph;
+mod ids;
+mod roots;
+mod schedule;
+mod task_result;
+pub mod validate;
+
+use baton_model::Task;
+
+pub use decider::{decide, start_workflow, StartParams};
+pub use decision::{Decision, QueueOp};
+pub use ids::{IdSource, SequentialIds};
+pub use task_result::apply_task_result;
+
+/// Why the engine refused an event. Each variant is a client error, not a crash.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    #[error("No such task found by id: {0}")]
+    TaskNotFound(String),
+    #[error("workflow {0} has no definition attached")]
+    MissingDefinition(String),
+    #[error("task {task_id} belongs to workflow {actual}, not {claimed}")]
+    WrongWorkflow {
+        task_id: String,
+        claimed: String,
+        actual: String,
+    },
+    #[error("Task status is required to update a task")]
+    MissingStatus,
+}
+
+/// The response timeout used when a task's definition sets none (Conductor's default).
+pub const DEFAULT_RESPONSE_TIMEOUT_SECONDS: i64 = 3600;
+
+/// The name of the queue holding tasks of `task_type` for `domain` (Conductor's `domain:type`).
+pub fn queue_name(task_type: &str, domain: Option<&str>) -> String {
+    match domain {
+        Some(domain) if !domain.is_empty() => format!("{domain}:{task_type}"),
+        _ => task_type.to_owned(),
+    }
+}
+
+/// Marks a task as handed to a worker by a poll.
+pub fn start_polled_task(task: &mut Task, worker_id: Option<&str>, domain: Option<&str>, now: i64) {
+    task.status = baton_model::TaskStatus::InProgress;
+    if task.first_start_time == 0 {
+        task.first_start_time = now;
+    }
+    task.start_time = now;
+    task.update_time = now;
+    task.poll_count += 1;
+    task.callback_after_seconds = 0;
+    task.worker_id = worker_id.map(str::to_owned);
+    if let Some(domain) = domain.filter(|d| !d.is_empty()) {
+        task.domain = Some(domain.to_owned());
+    }
+}
+
+/// When a polled task's lease runs out: its response timeout after `now`.
+pub fn lease_deadline(task: &Task, now: i64) -> i64 {
+    let seconds = if task.response_timeout_seconds > 0 {
+        task.response_timeout_seconds
+    } else {
+        DEFAULT_RESPONSE_TIMEOUT_SECONDS
+    };
+    now.saturating_add(seconds.saturating_mul(1000))
+}

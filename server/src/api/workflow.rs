@@ -1,0 +1,200 @@
+//! `/api/workflow`: start, get, status and remove executions.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use baton_engine::validate::validate_workflow_def;
+use baton_engine::StartParams;
+use baton_model::{JsonMap, StartWorkflowRequest, ValidationError, WorkflowDef};
+use serde_json::{json, Value};
+
+use super::metadata::{not_found_by_name, prefixed};
+use super::params::Params;
+use super::text;
+use crate::error::ApiError;
+use crate::runtime::{Runtime, UuidIds};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/workflow")
+            .route("", web::post().to(start_workflow))
+            .route("/{name}", web::post().to(start_workflow_by_name))
+            .route("/{workflow_id}", web::get().to(get_workflow))
+            .route("/{workflow_id}/status", web::get().to(get_workflow_status))
+            .route("/{workflow_id}/remove", web::delete().to(remove_workflow)),
+    );
+}
+
+fn not_found(workflow_id: &str) -> ApiError {
+    ApiError::NotFound(format!("No such workflow found by id: {workflow_id}"))
+}
+
+fn check_priority(priority: i32, path: &str) -> Result<(), ApiError> {
+    let message = match priority {
+        p if p < 0 => format!("priority: {p} should be minimum 0"),
+        p if p > 99 => format!("priority: {p} should be maximum 99"),
+        _ => return Ok(()),
+    };
+    Err(ApiError::Invalid(vec![ValidationError {
+        path: Some(path.to_owned()),
+        message: Some(message),
+        invalid_value: Some(priority.to_string()),
+    }]))
+}
+
+/// Applies the definition's `inputTemplate` to a non-empty input, as Conductor does.
+fn with_input_template(definition: &WorkflowDef, mut input: JsonMap) -> JsonMap {
+    if !input.is_empty() {
+        for (key, value) in &definition.input_template {
+            input.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    input
+}
+
+async fn start(
+    runtime: &Runtime,
+    definition: WorkflowDef,
+    request: &StartWorkflowRequest,
+) -> Result<HttpResponse, ApiError> {
+    use baton_engine::IdSource;
+    let mut params = StartParams::from_request(request, UuidIds.next_id());
+    params.input = with_input_template(&definition, params.input);
+    let workflow_id = runtime.start(definition, params).await?;
+    Ok(text(workflow_id))
+}
+
+async fn start_workflow(
+    runtime: web::Data<Runtime>,
+    request: web::Json<StartWorkflowRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = request.into_inner();
+    check_priority(request.priority, "startWorkflow.arg0.priority")?;
+    let definition = match request.workflow_def.clone() {
+        Some(inline) => {
+            let errors = validate_workflow_def(&inline);
+            if !errors.is_empty() {
+                return Err(ApiError::Invalid(prefixed(
+                    "startWorkflow.arg0.workflowDef",
+                    errors,
+                )));
+            }
+            inline
+        }
+        None => {
+            if request.name.trim().is_empty() {
+                return Err(ApiError::Invalid(vec![ValidationError {
+                    path: Some("startWorkflow.arg0.name".into()),
+                    message: Some("Workflow name cannot be null or empty".into()),
+                    invalid_value: None,
+                }]));
+            }
+            let (name, version) = (request.name.clone(), request.version);
+            runtime
+                .blocking(move |store| store.workflow_def(&name, version))
+                .await?
+                .ok_or_else(|| {
+                    let version = request.version.map_or("null".to_owned(), |v| v.to_string());
+                    ApiError::NotFound(format!(
+                        "No such workflow defined. name={}, version={version}",
+                        request.name
+                    ))
+                })?
+        }
+    };
+    start(&runtime, definition, &request).await
+}
+
+async fn start_workflow_by_name(
+    runtime: web::Data<Runtime>,
+    req: HttpRequest,
+    name: web::Path<String>,
+    input: web::Json<JsonMap>,
+) -> Result<HttpResponse, ApiError> {
+    let params = Params::of(&req)?;
+    let request = StartWorkflowRequest {
+        name: name.into_inner(),
+        version: params.int("version")?,
+        correlation_id: params.get("correlationId").map(str::to_owned),
+        priority: params.int("priority")?.unwrap_or(0),
+        input: input.into_inner(),
+        ..StartWorkflowRequest::default()
+    };
+    check_priority(request.priority, "startWorkflow.arg3")?;
+    let (lookup, version) = (request.name.clone(), request.version);
+    let definition = runtime
+        .blocking(move |store| store.workflow_def(&lookup, version))
+        .await?
+        .ok_or_else(|| not_found_by_name(&request.name, request.version))?;
+    start(&runtime, definition, &request).await
+}
+
+async fn get_workflow(
+    runtime: web::Data<Runtime>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let include_tasks = Params::of(&req)?.bool_or("includeTasks", true)?;
+    let id = id.into_inner();
+    let lookup = id.clone();
+    let workflow = runtime
+        .blocking(move |store| store.workflow(&lookup, include_tasks))
+        .await?;
+    workflow
+        .map(|w| HttpResponse::Ok().json(w))
+        .ok_or_else(|| not_found(&id))
+}
+
+async fn get_workflow_status(
+    runtime: web::Data<Runtime>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let params = Params::of(&req)?;
+    let include_output = params.bool_or("includeOutput", false)?;
+    let include_variables = params.bool_or("includeVariables", false)?;
+    let id = id.into_inner();
+    let lookup = id.clone();
+    let workflow = runtime
+        .blocking(move |store| store.workflow(&lookup, false))
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    let mut body = json!({"workflowId": workflow.workflow_id, "status": workflow.status});
+    if let Some(correlation_id) = workflow.correlation_id.filter(|c| !c.is_empty()) {
+        body["correlationId"] = Value::from(correlation_id);
+    }
+    if include_output {
+        body["output"] = Value::Object(workflow.output);
+    }
+    if include_variables {
+        body["variables"] = Value::Object(workflow.variables);
+    }
+    Ok(HttpResponse::Ok().json(body))
+}
+
+async fn remove_workflow(
+    runtime: web::Data<Runtime>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let archive = Params::of(&req)?.bool_or("archiveWorkflow", true)?;
+    let id = id.into_inner();
+    let lookup = id.clone();
+    let workflow = runtime
+        .blocking(move |store| store.workflow(&lookup, false))
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    if archive && !workflow.status.is_terminal() {
+        return Err(ApiError::BadRequest(format!(
+            "Cannot archive workflow: {id} with status: {}",
+            workflow.status
+        )));
+    }
+    let lookup = id.clone();
+    if runtime
+        .blocking(move |store| store.remove_workflow(&lookup))
+        .await?
+    {
+        Ok(HttpResponse::Ok().finish())
+    } else {
+        Err(not_found(&id))
+    }
+}

@@ -1,0 +1,243 @@
+//! The async services: run engine decisions under the store's locks, and long-poll queues.
+//!
+//! Blocking store calls run on tokio's blocking pool, never on the async executor.
+//! Every state change goes through [`Runtime::change_workflow`] or [`Runtime::start`],
+//! which commit the decision and then wake the long polls of the queues it pushed to.
+
+mod notifier;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use baton_engine::{Decision, EngineError, IdSource, QueueOp, StartParams};
+use baton_model::{Task, TaskResult, Workflow, WorkflowDef};
+
+use crate::error::ApiError;
+use crate::store::{Store, StoreError};
+
+pub use notifier::QueueNotifier;
+
+/// The longest a batch poll may wait, as in Conductor.
+pub const MAX_POLL_TIMEOUT_MS: u64 = 5000;
+
+/// Fresh ids for workflows and tasks: random UUIDs, as Conductor uses.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UuidIds;
+
+impl IdSource for UuidIds {
+    fn next_id(&mut self) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+}
+
+/// Milliseconds since the epoch, from the system clock.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// Shared state of the running server.
+#[derive(Clone)]
+pub struct Runtime {
+    store: Arc<dyn Store>,
+    notifier: Arc<QueueNotifier>,
+}
+
+/// What a long poll asks for.
+#[derive(Debug, Clone)]
+pub struct PollRequest {
+    pub task_type: String,
+    pub count: usize,
+    pub worker_id: Option<String>,
+    pub domain: Option<String>,
+    pub timeout: Duration,
+}
+
+impl Runtime {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Runtime {
+            store,
+            notifier: Arc::new(QueueNotifier::default()),
+        }
+    }
+
+    /// Runs a blocking store operation on the blocking pool.
+    pub async fn blocking<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || work(store.as_ref()))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::from)
+    }
+
+    /// Starts a workflow of `definition`, committing its first decision. Returns its id.
+    pub async fn start(
+        &self,
+        definition: WorkflowDef,
+        params: StartParams,
+    ) -> Result<String, ApiError> {
+        let now = now_ms();
+        let workflow_id = params.workflow_id.clone();
+        let definition = self.with_task_defs(definition).await?;
+        let decision = baton_engine::start_workflow(definition, params, now, &mut UuidIds)?;
+        let decision = self
+            .blocking(move |store| store.create_workflow(&decision).map(|()| decision))
+            .await?;
+        self.wake_polls(&decision);
+        Ok(workflow_id)
+    }
+
+    /// Embeds the registered task definition of each task into the workflow definition,
+    /// as Conductor does at start, so the engine never looks definitions up.
+    async fn with_task_defs(&self, mut definition: WorkflowDef) -> Result<WorkflowDef, ApiError> {
+        let task_defs = self.blocking(|store| store.task_defs()).await?;
+        fn embed(tasks: &mut [baton_model::WorkflowTask], defs: &[baton_model::TaskDef]) {
+            for task in tasks {
+                if task.task_definition.is_none() {
+                    task.task_definition = defs.iter().find(|d| d.name == task.name).cloned();
+                }
+                for list in task.decision_cases.values_mut() {
+                    embed(list, defs);
+                }
+                embed(&mut task.default_case, defs);
+                for branch in &mut task.fork_tasks {
+                    embed(branch, defs);
+                }
+                embed(&mut task.loop_over, defs);
+            }
+        }
+        embed(&mut definition.tasks, &task_defs);
+        Ok(definition)
+    }
+
+    /// Applies a change to one workflow under its lock and commits the decision.
+    pub async fn change_workflow<F>(
+        &self,
+        workflow_id: String,
+        mut change: F,
+    ) -> Result<Decision, ApiError>
+    where
+        F: FnMut(Workflow, i64) -> Result<Decision, EngineError> + Send + 'static,
+    {
+        let decision = self
+            .blocking(move |store| {
+                let now = now_ms();
+                store.update_workflow(&workflow_id, &mut |workflow| change(workflow, now))
+            })
+            .await?;
+        self.wake_polls(&decision);
+        Ok(decision)
+    }
+
+    /// Records a worker's result. Unknown workflows and tasks are 404s; a task that
+    /// belongs to another workflow is a 400.
+    pub async fn update_task(&self, result: TaskResult) -> Result<Decision, ApiError> {
+        if result.status.is_none() {
+            return Err(EngineError::MissingStatus.into());
+        }
+        let task_id = result.task_id.clone();
+        let task = self.blocking(move |store| store.task(&task_id)).await?;
+        let Some(task) = task else {
+            return Err(EngineError::TaskNotFound(result.task_id).into());
+        };
+        if task.workflow_instance_id != result.workflow_instance_id {
+            let workflow_id = result.workflow_instance_id.clone();
+            let exists = self
+                .blocking(move |store| store.workflow(&workflow_id, false))
+                .await?;
+            if exists.is_none() {
+                return Err(ApiError::NotFound(format!(
+                    "No such workflow found by id: {}",
+                    result.workflow_instance_id
+                )));
+            }
+            return Err(EngineError::WrongWorkflow {
+                task_id: result.task_id,
+                claimed: result.workflow_instance_id,
+                actual: task.workflow_instance_id,
+            }
+            .into());
+        }
+        let logs = result.logs.clone();
+        let decision = self
+            .change_workflow(task.workflow_instance_id.clone(), move |workflow, now| {
+                baton_engine::apply_task_result(workflow, &result, now, &mut UuidIds)
+            })
+            .await?;
+        if !logs.is_empty() {
+            let task_id = task.task_id.clone();
+            self.blocking(move |store| {
+                let now = now_ms();
+                for log in logs.iter().filter_map(|log| log.log.as_deref()) {
+                    store.add_task_log(&task_id, log, now)?;
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(decision)
+    }
+
+    /// Polls up to `count` tasks, waiting up to `timeout` for the first to arrive.
+    pub async fn poll(&self, request: PollRequest) -> Result<Vec<Task>, ApiError> {
+        let queue_name = baton_engine::queue_name(&request.task_type, request.domain.as_deref());
+        let notify = self.notifier.for_queue(&queue_name);
+        let deadline = tokio::time::Instant::now() + request.timeout;
+        loop {
+            let woken = notify.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+
+            let (queue, request_copy) = (queue_name.clone(), request.clone());
+            let (tasks, next_visible) = self
+                .blocking(move |store| {
+                    let now = now_ms();
+                    let tasks = store.poll(
+                        &queue,
+                        request_copy.count.max(1),
+                        request_copy.worker_id.as_deref(),
+                        request_copy.domain.as_deref(),
+                        now,
+                    )?;
+                    let next = if tasks.is_empty() {
+                        store.next_visible_at(&queue)?
+                    } else {
+                        None
+                    };
+                    Ok((tasks, next.map(|at| at - now)))
+                })
+                .await?;
+            if !tasks.is_empty() || tokio::time::Instant::now() >= deadline {
+                return Ok(tasks);
+            }
+            // Also wake when a delayed entry becomes visible.
+            let wake_at = next_visible
+                .map(|in_ms| {
+                    tokio::time::Instant::now() + Duration::from_millis(in_ms.max(1) as u64)
+                })
+                .map_or(deadline, |at| at.min(deadline));
+            tokio::select! {
+                _ = &mut woken => {}
+                _ = tokio::time::sleep_until(wake_at) => {}
+            }
+        }
+    }
+
+    fn wake_polls(&self, decision: &Decision) {
+        for op in &decision.queue {
+            if let QueueOp::Push { queue_name, .. } = op {
+                self.notifier.notify(queue_name);
+            }
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+}

@@ -1,0 +1,89 @@
+//! Builds the server from a [`Config`]: opens the store, binds the port, returns a handle.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+
+use crate::config::Config;
+use crate::runtime::Runtime;
+use crate::store::{DatabaseUrl, DieselStore, Store};
+
+/// Why the server could not start. Each is reported as one line by `main`.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("invalid database url: {0}")]
+    DatabaseUrl(String),
+    #[error("cannot open the database: {0}")]
+    Database(#[from] crate::store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// A built server: bound to its port, not yet running.
+pub struct Application {
+    port: u16,
+    server: Server,
+    runtime: Runtime,
+}
+
+impl Application {
+    /// Opens the database (running migrations) and binds `config.http_addr` (port 0 picks one).
+    pub async fn build(config: &Config) -> Result<Application, StartupError> {
+        let url = DatabaseUrl::parse(&config.database_url).map_err(StartupError::DatabaseUrl)?;
+        let pool_size = config.database_pool_size.max(2);
+        let store: Arc<dyn Store> = Arc::new(
+            tokio::task::spawn_blocking(move || DieselStore::open(&url, pool_size))
+                .await
+                .map_err(|e| StartupError::DatabaseUrl(e.to_string()))??,
+        );
+        let runtime = Runtime::new(store);
+        let listener =
+            TcpListener::bind(&config.http_addr).map_err(|source| StartupError::Bind {
+                addr: config.http_addr.clone(),
+                source,
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                addr: config.http_addr.clone(),
+                source,
+            })?
+            .port();
+        let data = web::Data::new(runtime.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .configure(crate::api::configure)
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind {
+            addr: config.http_addr.clone(),
+            source,
+        })?
+        .shutdown_timeout(10)
+        .run();
+        Ok(Application {
+            port,
+            server,
+            runtime,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Serves until the process is told to stop (SIGINT/SIGTERM stop it gracefully).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

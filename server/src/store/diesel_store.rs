@@ -1,0 +1,585 @@
+//! The diesel implementation of [`Store`], for SQLite and PostgreSQL alike.
+//!
+//! Documents are kept as Conductor JSON in `body` columns; the other columns exist for
+//! filtering and ordering. Writes run in one transaction each. On SQLite, Baton's own
+//! writers queue on a mutex (SQLite has one writer at a time, and a queue beats spinning
+//! on `SQLITE_BUSY`). On PostgreSQL, a workflow is locked with `SELECT ... FOR UPDATE`
+//! and queue claims use `FOR UPDATE SKIP LOCKED`, so several servers can share one database.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use baton_engine::{Decision, QueueOp};
+use baton_model::{PollData, Task, TaskDef, TaskExecLog, TaskStatus, Workflow, WorkflowDef};
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, PooledConnection};
+
+use super::connection::{open_pool, AnyConnection, AnyPool, Backend, DatabaseUrl};
+use super::schema::{
+    poll_data, queue_entries, task_defs, task_logs, tasks, workflow_defs, workflows,
+};
+use super::{PolledTasks, Store, StoreError, StoreResult, WorkflowChange};
+
+/// Runs `$body` with `$c` bound to the concrete connection of either backend, for
+/// statements the multi-backend connection cannot express (upserts, row locks).
+macro_rules! per_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            AnyConnection::Postgresql($c) => $body,
+            AnyConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
+pub struct DieselStore {
+    pool: AnyPool,
+    backend: Backend,
+    /// Serializes writers on SQLite; unused on PostgreSQL.
+    sqlite_writer: Mutex<()>,
+}
+
+impl DieselStore {
+    /// Opens (and migrates) the database at `url` with a pool of `pool_size` connections.
+    pub fn open(url: &DatabaseUrl, pool_size: u32) -> StoreResult<Self> {
+        let pool = open_pool(url, pool_size)?;
+        Ok(DieselStore {
+            pool,
+            backend: url.backend(),
+            sqlite_writer: Mutex::new(()),
+        })
+    }
+
+    fn conn(&self) -> StoreResult<PooledConnection<ConnectionManager<AnyConnection>>> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `work` in one write transaction.
+    fn write<T>(&self, work: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
+        let _writer = match self.backend {
+            // A poisoned lock only means another writer panicked; the database is intact.
+            Backend::Sqlite => Some(self.sqlite_writer.lock().unwrap_or_else(|e| e.into_inner())),
+            Backend::Postgres => None,
+        };
+        let mut pooled = self.conn()?;
+        let conn: &mut AnyConnection = &mut pooled;
+        conn.transaction(work)
+    }
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = workflows)]
+struct WorkflowRow<'a> {
+    workflow_id: &'a str,
+    workflow_name: &'a str,
+    workflow_version: i32,
+    status: &'a str,
+    correlation_id: Option<&'a str>,
+    priority: i32,
+    start_time: i64,
+    update_time: i64,
+    end_time: Option<i64>,
+    body: String,
+}
+
+impl<'a> WorkflowRow<'a> {
+    fn from_workflow(workflow: &'a Workflow) -> StoreResult<Self> {
+        Ok(WorkflowRow {
+            workflow_id: &workflow.workflow_id,
+            workflow_name: workflow.workflow_name().unwrap_or_default(),
+            workflow_version: workflow.workflow_version().unwrap_or_default(),
+            status: workflow.status.as_str(),
+            correlation_id: workflow.correlation_id.as_deref(),
+            priority: workflow.priority,
+            start_time: workflow.create_time,
+            update_time: workflow.update_time,
+            end_time: (workflow.end_time > 0).then_some(workflow.end_time),
+            body: workflow_body(workflow)?,
+        })
+    }
+}
+
+/// The workflow document without its tasks, which live in their own rows.
+fn workflow_body(workflow: &Workflow) -> StoreResult<String> {
+    let mut value = serde_json::to_value(workflow)?;
+    if let Some(map) = value.as_object_mut() {
+        map.remove("tasks");
+    }
+    Ok(serde_json::to_string(&value)?)
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = tasks)]
+struct TaskRow<'a> {
+    task_id: &'a str,
+    workflow_id: &'a str,
+    seq: i32,
+    task_type: &'a str,
+    reference_task_name: &'a str,
+    status: &'a str,
+    update_time: i64,
+    body: String,
+}
+
+impl<'a> TaskRow<'a> {
+    fn from_task(task: &'a Task) -> StoreResult<Self> {
+        Ok(TaskRow {
+            task_id: &task.task_id,
+            workflow_id: &task.workflow_instance_id,
+            seq: task.seq,
+            task_type: &task.task_type,
+            reference_task_name: &task.reference_task_name,
+            status: task.status.as_str(),
+            update_time: task.update_time,
+            body: serde_json::to_string(task)?,
+        })
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &str) -> StoreResult<T> {
+    Ok(serde_json::from_str(body)?)
+}
+
+/// Writes every task the decision touched (update, or insert when new).
+fn save_tasks(conn: &mut AnyConnection, decision: &Decision) -> StoreResult<()> {
+    for task in decision.changed() {
+        let row = TaskRow::from_task(task)?;
+        let updated = diesel::update(tasks::table.find(task.task_id.as_str()))
+            .set(&row)
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(tasks::table)
+                .values(&row)
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+fn apply_queue_ops(conn: &mut AnyConnection, ops: &[QueueOp]) -> StoreResult<()> {
+    for op in ops {
+        match op {
+            QueueOp::Push {
+                queue_name,
+                task_id,
+                priority,
+                visible_at,
+            } => {
+                diesel::delete(queue_entries::table.filter(queue_entries::task_id.eq(task_id)))
+                    .execute(conn)?;
+                diesel::insert_into(queue_entries::table)
+                    .values((
+                        queue_entries::task_id.eq(task_id),
+                        queue_entries::queue_name.eq(queue_name),
+                        queue_entries::priority.eq(priority),
+                        queue_entries::visible_at.eq(visible_at),
+                    ))
+                    .execute(conn)?;
+            }
+            QueueOp::Remove { task_id } => {
+                diesel::delete(queue_entries::table.filter(queue_entries::task_id.eq(task_id)))
+                    .execute(conn)?;
+            }
+            QueueOp::ExtendLease {
+                task_id,
+                leased_until,
+            } => {
+                diesel::update(queue_entries::table.filter(queue_entries::task_id.eq(task_id)))
+                    .filter(queue_entries::leased_until.is_not_null())
+                    .set(queue_entries::leased_until.eq(leased_until))
+                    .execute(conn)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn load_tasks(conn: &mut AnyConnection, workflow_id: &str) -> StoreResult<Vec<Task>> {
+    let bodies: Vec<String> = tasks::table
+        .filter(tasks::workflow_id.eq(workflow_id))
+        .order(tasks::seq.asc())
+        .select(tasks::body)
+        .load(conn)?;
+    bodies.iter().map(|body| parse(body)).collect()
+}
+
+impl Store for DieselStore {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn upsert_task_defs(&self, defs: &[TaskDef], now: i64) -> StoreResult<()> {
+        self.write(|conn| {
+            for def in defs {
+                let mut def = def.clone();
+                let existing: Option<i64> = task_defs::table
+                    .find(&def.name)
+                    .select(task_defs::create_time)
+                    .first(conn)
+                    .optional()?;
+                let create_time = existing.unwrap_or(now);
+                def.create_time = create_time;
+                def.update_time = now;
+                let body = serde_json::to_string(&def)?;
+                if existing.is_some() {
+                    diesel::update(task_defs::table.find(&def.name))
+                        .set((task_defs::body.eq(&body), task_defs::update_time.eq(now)))
+                        .execute(conn)?;
+                } else {
+                    diesel::insert_into(task_defs::table)
+                        .values((
+                            task_defs::name.eq(&def.name),
+                            task_defs::body.eq(&body),
+                            task_defs::create_time.eq(create_time),
+                            task_defs::update_time.eq(now),
+                        ))
+                        .execute(conn)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn task_def(&self, name: &str) -> StoreResult<Option<TaskDef>> {
+        let body: Option<String> = task_defs::table
+            .find(name)
+            .select(task_defs::body)
+            .first(&mut *self.conn()?)
+            .optional()?;
+        body.as_deref().map(parse).transpose()
+    }
+
+    fn task_defs(&self) -> StoreResult<Vec<TaskDef>> {
+        let bodies: Vec<String> = task_defs::table
+            .order(task_defs::name.asc())
+            .select(task_defs::body)
+            .load(&mut *self.conn()?)?;
+        bodies.iter().map(|body| parse(body)).collect()
+    }
+
+    fn delete_task_def(&self, name: &str) -> StoreResult<bool> {
+        self.write(|conn| Ok(diesel::delete(task_defs::table.find(name)).execute(conn)? > 0))
+    }
+
+    fn put_workflow_def(&self, def: &WorkflowDef, overwrite: bool, now: i64) -> StoreResult<()> {
+        self.write(|conn| {
+            let key = (def.name.as_str(), def.version);
+            let existing: Option<i64> = workflow_defs::table
+                .find(key)
+                .select(workflow_defs::create_time)
+                .first(conn)
+                .optional()?;
+            if existing.is_some() && !overwrite {
+                return Err(StoreError::Conflict(format!(
+                    "Workflow with {}.{}",
+                    def.name, def.version
+                )));
+            }
+            let mut def = def.clone();
+            let create_time = existing.unwrap_or(now);
+            if def.create_time == 0 {
+                def.create_time = create_time;
+            }
+            if existing.is_some() {
+                def.update_time = now;
+            }
+            let body = serde_json::to_string(&def)?;
+            if existing.is_some() {
+                diesel::update(workflow_defs::table.find(key))
+                    .set((
+                        workflow_defs::body.eq(&body),
+                        workflow_defs::update_time.eq(now),
+                    ))
+                    .execute(conn)?;
+            } else {
+                diesel::insert_into(workflow_defs::table)
+                    .values((
+                        workflow_defs::name.eq(&def.name),
+                        workflow_defs::version.eq(def.version),
+                        workflow_defs::body.eq(&body),
+                        workflow_defs::create_time.eq(create_time),
+                        workflow_defs::update_time.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn workflow_def(&self, name: &str, version: Option<i32>) -> StoreResult<Option<WorkflowDef>> {
+        let mut conn = self.conn()?;
+        let query = workflow_defs::table
+            .filter(workflow_defs::name.eq(name))
+            .select(workflow_defs::body)
+            .order(workflow_defs::version.desc())
+            .into_boxed();
+        let query = match version {
+            Some(version) => query.filter(workflow_defs::version.eq(version)),
+            None => query,
+        };
+        let body: Option<String> = query.first(&mut *conn).optional()?;
+        body.as_deref().map(parse).transpose()
+    }
+
+    fn workflow_defs(&self) -> StoreResult<Vec<WorkflowDef>> {
+        let bodies: Vec<String> = workflow_defs::table
+            .order((workflow_defs::name.asc(), workflow_defs::version.asc()))
+            .select(workflow_defs::body)
+            .load(&mut *self.conn()?)?;
+        bodies.iter().map(|body| parse(body)).collect()
+    }
+
+    fn delete_workflow_def(&self, name: &str, version: i32) -> StoreResult<bool> {
+        self.write(|conn| {
+            Ok(diesel::delete(workflow_defs::table.find((name, version))).execute(conn)? > 0)
+        })
+    }
+
+    fn create_workflow(&self, decision: &Decision) -> StoreResult<()> {
+        self.write(|conn| {
+            let row = WorkflowRow::from_workflow(&decision.workflow)?;
+            diesel::insert_into(workflows::table)
+                .values(&row)
+                .execute(conn)?;
+            save_tasks(conn, decision)?;
+            apply_queue_ops(conn, &decision.queue)
+        })
+    }
+
+    fn workflow(&self, workflow_id: &str, include_tasks: bool) -> StoreResult<Option<Workflow>> {
+        let mut conn = self.conn()?;
+        // One read transaction, so the tasks match the workflow row.
+        conn.transaction(|conn| {
+            let body: Option<String> = workflows::table
+                .find(workflow_id)
+                .select(workflows::body)
+                .first(conn)
+                .optional()?;
+            let Some(body) = body else { return Ok(None) };
+            let mut workflow: Workflow = parse(&body)?;
+            if include_tasks {
+                workflow.tasks = load_tasks(conn, workflow_id)?;
+            }
+            Ok(Some(workflow))
+        })
+    }
+
+    fn update_workflow(
+        &self,
+        workflow_id: &str,
+        change: WorkflowChange<'_>,
+    ) -> StoreResult<Decision> {
+        self.write(|conn| {
+            let query = workflows::table.find(workflow_id).select(workflows::body);
+            let body: Option<String> = match conn {
+                AnyConnection::Postgresql(c) => query.for_update().first(c).optional()?,
+                // SQLite has no row locks; its writers are already serialized.
+                AnyConnection::Sqlite(c) => query.first(c).optional()?,
+            };
+            let Some(body) = body else {
+                return Err(StoreError::NotFound(format!("workflow {workflow_id}")));
+            };
+            let mut workflow: Workflow = parse(&body)?;
+            workflow.tasks = load_tasks(conn, workflow_id)?;
+            let decision = change(workflow)?;
+            let row = WorkflowRow::from_workflow(&decision.workflow)?;
+            diesel::update(workflows::table.find(workflow_id))
+                .set(&row)
+                .execute(conn)?;
+            save_tasks(conn, &decision)?;
+            apply_queue_ops(conn, &decision.queue)?;
+            Ok(decision)
+        })
+    }
+
+    fn remove_workflow(&self, workflow_id: &str) -> StoreResult<bool> {
+        self.write(|conn| {
+            let task_ids = tasks::table
+                .filter(tasks::workflow_id.eq(workflow_id))
+                .select(tasks::task_id);
+            diesel::delete(queue_entries::table.filter(queue_entries::task_id.eq_any(task_ids)))
+                .execute(conn)?;
+            let task_ids = tasks::table
+                .filter(tasks::workflow_id.eq(workflow_id))
+                .select(tasks::task_id);
+            diesel::delete(task_logs::table.filter(task_logs::task_id.eq_any(task_ids)))
+                .execute(conn)?;
+            diesel::delete(tasks::table.filter(tasks::workflow_id.eq(workflow_id)))
+                .execute(conn)?;
+            Ok(diesel::delete(workflows::table.find(workflow_id)).execute(conn)? > 0)
+        })
+    }
+
+    fn task(&self, task_id: &str) -> StoreResult<Option<Task>> {
+        let body: Option<String> = tasks::table
+            .find(task_id)
+            .select(tasks::body)
+            .first(&mut *self.conn()?)
+            .optional()?;
+        body.as_deref().map(parse).transpose()
+    }
+
+    fn poll(
+        &self,
+        queue_name: &str,
+        count: usize,
+        worker_id: Option<&str>,
+        domain: Option<&str>,
+        now: i64,
+    ) -> StoreResult<PolledTasks> {
+        let polled = self.write(|conn| {
+            let ready = queue_entries::table
+                .filter(queue_entries::queue_name.eq(queue_name))
+                .filter(queue_entries::leased_until.is_null())
+                .filter(queue_entries::visible_at.le(now))
+                .order((queue_entries::priority.desc(), queue_entries::id.asc()))
+                .limit(count as i64)
+                .select((queue_entries::id, queue_entries::task_id));
+            let claimed: Vec<(i64, String)> = match conn {
+                AnyConnection::Postgresql(c) => ready.for_update().skip_locked().load(c)?,
+                AnyConnection::Sqlite(c) => ready.load(c)?,
+            };
+            let mut polled = Vec::with_capacity(claimed.len());
+            for (entry_id, task_id) in claimed {
+                let body: Option<String> = tasks::table
+                    .find(&task_id)
+                    .select(tasks::body)
+                    .first(conn)
+                    .optional()?;
+                let task: Option<Task> = body.as_deref().map(parse).transpose()?;
+                let Some(mut task) = task.filter(|t| t.status == TaskStatus::Scheduled) else {
+                    // The task finished or vanished while queued: the entry is stale.
+                    diesel::delete(queue_entries::table.find(entry_id)).execute(conn)?;
+                    continue;
+                };
+                baton_engine::start_polled_task(&mut task, worker_id, domain, now);
+                let leased_until = baton_engine::lease_deadline(&task, now);
+                diesel::update(queue_entries::table.find(entry_id))
+                    .set(queue_entries::leased_until.eq(leased_until))
+                    .execute(conn)?;
+                let row = TaskRow::from_task(&task)?;
+                diesel::update(tasks::table.find(&task_id))
+                    .set(&row)
+                    .execute(conn)?;
+                polled.push(task);
+            }
+            Ok(polled)
+        })?;
+        self.record_poll(queue_name, worker_id, domain, now)?;
+        Ok(polled)
+    }
+
+    fn next_visible_at(&self, queue_name: &str) -> StoreResult<Option<i64>> {
+        let next: Option<i64> = queue_entries::table
+            .filter(queue_entries::queue_name.eq(queue_name))
+            .filter(queue_entries::leased_until.is_null())
+            .select(diesel::dsl::min(queue_entries::visible_at))
+            .first(&mut *self.conn()?)?;
+        Ok(next)
+    }
+
+    fn queue_sizes(&self) -> StoreResult<BTreeMap<String, i64>> {
+        let rows: Vec<(String, i64)> = queue_entries::table
+            .filter(queue_entries::leased_until.is_null())
+            .group_by(queue_entries::queue_name)
+            .select((queue_entries::queue_name, count_star()))
+            .load(&mut *self.conn()?)?;
+        Ok(rows.into_iter().collect())
+    }
+
+    fn queue_size(&self, queue_name: &str) -> StoreResult<i64> {
+        Ok(queue_entries::table
+            .filter(queue_entries::queue_name.eq(queue_name))
+            .filter(queue_entries::leased_until.is_null())
+            .select(count_star())
+            .first(&mut *self.conn()?)?)
+    }
+
+    fn poll_data(&self, task_type: Option<&str>) -> StoreResult<Vec<PollData>> {
+        let mut conn = self.conn()?;
+        let rows: Vec<(String, String, Option<String>, i64)> = poll_data::table
+            .order((poll_data::queue_name.asc(), poll_data::domain.asc()))
+            .select((
+                poll_data::queue_name,
+                poll_data::domain,
+                poll_data::worker_id,
+                poll_data::last_poll_time,
+            ))
+            .load(&mut *conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|(queue_name, domain, worker_id, last_poll_time)| PollData {
+                // The queue name is `domain:type` when a domain is set; PollData names the type.
+                queue_name: Some(
+                    queue_name
+                        .rsplit_once(':')
+                        .map(|(_, task_type)| task_type.to_owned())
+                        .unwrap_or(queue_name),
+                ),
+                domain: (!domain.is_empty()).then_some(domain),
+                worker_id,
+                last_poll_time,
+            })
+            .filter(|data| {
+                task_type.is_none_or(|wanted| data.queue_name.as_deref() == Some(wanted))
+            })
+            .collect())
+    }
+
+    fn add_task_log(&self, task_id: &str, log: &str, now: i64) -> StoreResult<()> {
+        self.write(|conn| {
+            diesel::insert_into(task_logs::table)
+                .values((
+                    task_logs::task_id.eq(task_id),
+                    task_logs::log.eq(log),
+                    task_logs::created_time.eq(now),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+    }
+
+    fn task_logs(&self, task_id: &str) -> StoreResult<Vec<TaskExecLog>> {
+        let rows: Vec<(String, i64)> = task_logs::table
+            .filter(task_logs::task_id.eq(task_id))
+            .order(task_logs::id.asc())
+            .select((task_logs::log, task_logs::created_time))
+            .load(&mut *self.conn()?)?;
+        Ok(rows
+            .into_iter()
+            .map(|(log, created_time)| TaskExecLog {
+                log: Some(log),
+                task_id: Some(task_id.to_owned()),
+                created_time,
+            })
+            .collect())
+    }
+}
+
+impl DieselStore {
+    /// Upserts the last poll of a queue. Done outside the claim transaction so pollers
+    /// never queue behind each other on the poll-data row while holding claimed entries.
+    fn record_poll(
+        &self,
+        queue_name: &str,
+        worker_id: Option<&str>,
+        domain: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()> {
+        let domain = domain.unwrap_or_default();
+        self.write(|conn| {
+            per_backend!(conn, c => diesel::insert_into(poll_data::table)
+                .values((
+                    poll_data::queue_name.eq(queue_name),
+                    poll_data::domain.eq(domain),
+                    poll_data::worker_id.eq(worker_id),
+                    poll_data::last_poll_time.eq(now),
+                ))
+                .on_conflict((poll_data::queue_name, poll_data::domain))
+                .do_update()
+                .set((poll_data::worker_id.eq(worker_id), poll_data::last_poll_time.eq(now)))
+                .execute(c))?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,106 @@
+//! Durable state: definitions, executions, task queues, logs and poll data, behind one trait.
+//!
+//! One diesel implementation serves both SQLite and PostgreSQL ([`DieselStore`]); the few
+//! statements that differ by backend (queue claims, upserts) branch on the connection.
+//! Every method is blocking: the runtime calls them from blocking threads.
+
+mod connection;
+mod diesel_store;
+mod schema;
+
+use std::collections::BTreeMap;
+
+use baton_engine::{Decision, EngineError};
+use baton_model::{PollData, Task, TaskDef, TaskExecLog, Workflow, WorkflowDef};
+
+pub use connection::{Backend, DatabaseUrl};
+pub use diesel_store::DieselStore;
+
+/// Errors from the store. `Rejected` carries the engine's refusal of a change, so the
+/// caller can map it to a client error; everything else is an infrastructure failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Rejected(#[from] EngineError),
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("database connection pool error: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("database connection error: {0}")]
+    Connection(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("stored document is corrupt: {0}")]
+    Corrupt(#[from] serde_json::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A change to one workflow, computed under its lock from its current state.
+/// It runs inside the store's transaction, so it must be pure and quick.
+pub type WorkflowChange<'a> = &'a mut dyn FnMut(Workflow) -> Result<Decision, EngineError>;
+
+/// What a poll hands to a worker, already marked as started.
+pub type PolledTasks = Vec<Task>;
+
+/// The storage interface the runtime needs.
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    // Task definitions.
+    fn upsert_task_defs(&self, defs: &[TaskDef], now: i64) -> StoreResult<()>;
+    fn task_def(&self, name: &str) -> StoreResult<Option<TaskDef>>;
+    fn task_defs(&self) -> StoreResult<Vec<TaskDef>>;
+    fn delete_task_def(&self, name: &str) -> StoreResult<bool>;
+
+    // Workflow definitions.
+    /// Stores a definition; with `overwrite` false an existing (name, version) is a conflict.
+    fn put_workflow_def(&self, def: &WorkflowDef, overwrite: bool, now: i64) -> StoreResult<()>;
+    /// One version, or the latest when `version` is `None`.
+    fn workflow_def(&self, name: &str, version: Option<i32>) -> StoreResult<Option<WorkflowDef>>;
+    /// Every version of every definition, by name then version.
+    fn workflow_defs(&self) -> StoreResult<Vec<WorkflowDef>>;
+    fn delete_workflow_def(&self, name: &str, version: i32) -> StoreResult<bool>;
+
+    // Executions.
+    /// Inserts a new workflow with the tasks and queue entries of its first decision.
+    fn create_workflow(&self, decision: &Decision) -> StoreResult<()>;
+    fn workflow(&self, workflow_id: &str, include_tasks: bool) -> StoreResult<Option<Workflow>>;
+    /// Loads the workflow under its lock, runs `change`, and commits the decision it returns,
+    /// all in one transaction. `NotFound` when there is no such workflow.
+    fn update_workflow(
+        &self,
+        workflow_id: &str,
+        change: WorkflowChange<'_>,
+    ) -> StoreResult<Decision>;
+    /// Deletes a workflow, its tasks, their queue entries and logs. False when it did not exist.
+    fn remove_workflow(&self, workflow_id: &str) -> StoreResult<bool>;
+    fn task(&self, task_id: &str) -> StoreResult<Option<Task>>;
+
+    // Queues.
+    /// Claims up to `count` visible tasks from `queue_name`, marks them IN_PROGRESS for
+    /// `worker_id`, leases their queue entries, and records the poll.
+    fn poll(
+        &self,
+        queue_name: &str,
+        count: usize,
+        worker_id: Option<&str>,
+        domain: Option<&str>,
+        now: i64,
+    ) -> StoreResult<PolledTasks>;
+    /// When the next not-yet-visible entry of `queue_name` becomes visible, if any.
+    fn next_visible_at(&self, queue_name: &str) -> StoreResult<Option<i64>>;
+    /// Entries waiting (not leased) per queue, for every queue that has any entry.
+    fn queue_sizes(&self) -> StoreResult<BTreeMap<String, i64>>;
+    fn queue_size(&self, queue_name: &str) -> StoreResult<i64>;
+    /// Poll data for one task type (every domain), or for all when `None`.
+    fn poll_data(&self, task_type: Option<&str>) -> StoreResult<Vec<PollData>>;
+
+    // Task logs.
+    fn add_task_log(&self, task_id: &str, log: &str, now: i64) -> StoreResult<()>;
+    fn task_logs(&self, task_id: &str) -> StoreResult<Vec<TaskExecLog>>;
+}
