@@ -245,7 +245,11 @@ impl BatonClient {
 
     /// A workflow execution, with its tasks when `include_tasks`
     /// (`GET /api/workflow/{id}?includeTasks=`).
-    pub async fn get_workflow(&self, id: &str, include_tasks: bool) -> Result<Workflow, ClientError> {
+    pub async fn get_workflow(
+        &self,
+        id: &str,
+        include_tasks: bool,
+    ) -> Result<Workflow, ClientError> {
         let req = self
             .request(Method::GET, &["workflow", id])
             .query(&[("includeTasks", include_tasks)]);
@@ -420,7 +424,11 @@ impl BatonClient {
     }
 
     /// Size of one task queue (`GET /api/tasks/queue/size?taskType=&domain=`).
-    pub async fn queue_size(&self, task_type: &str, domain: Option<&str>) -> Result<i64, ClientError> {
+    pub async fn queue_size(
+        &self,
+        task_type: &str,
+        domain: Option<&str>,
+    ) -> Result<i64, ClientError> {
         let mut query = vec![("taskType", task_type)];
         if let Some(domain) = domain {
             query.push(("domain", domain));
@@ -485,7 +493,9 @@ impl BatonClient {
     }
 
     fn request(&self, method: Method, segments: &[&str]) -> RequestBuilder {
-        self.inner.http.request(method, self.endpoint(segments, true))
+        self.inner
+            .http
+            .request(method, self.endpoint(segments, true))
     }
 
     /// Sends `req`; turns 4xx/5xx responses into [`ClientError::Api`].
@@ -536,7 +546,11 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ClientError> {
         const MAX: usize = 512;
         let text = String::from_utf8_lossy(body);
         let shown: String = text.chars().take(MAX).collect();
-        let ellipsis = if text.chars().count() > MAX { "…" } else { "" };
+        let ellipsis = if text.chars().count() > MAX {
+            "…"
+        } else {
+            ""
+        };
         ClientError::Decode(format!("{err}; body: {shown}{ellipsis}"))
     })
 }

@@ -121,12 +121,10 @@ mod tests {
 
     #[test]
     fn defaults_serve_sqlite_on_localhost_8080() {
-        let dir = tempfile::tempdir().unwrap();
         let flags = Flags {
             config: None,
             ..Flags::default()
         };
-        std::env::set_current_dir(dir.path()).ok();
         let config = Config::load(&flags, env(&[])).unwrap();
         assert_eq!(config.http_addr, "127.0.0.1:8080");
         assert_eq!(config.database_url, "sqlite://baton-data/baton.db");
