@@ -161,7 +161,10 @@ async fn serve(
     let recorded = Recorded {
         method,
         path: url.path().to_owned(),
-        query: url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
+        query: url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
         headers,
         body,
     };
