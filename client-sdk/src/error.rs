@@ -15,8 +15,9 @@ pub enum ClientError {
     Api {
         /// The HTTP status code.
         status: u16,
-        /// The decoded error body.
-        error: ErrorResponse,
+        /// The decoded error body (boxed to keep `Result<T, ClientError>` small; field
+        /// access works as if unboxed: `error.message`).
+        error: Box<ErrorResponse>,
     },
     /// The request could not be sent or its response not received (connection refused,
     /// timeout, broken connection, …).
@@ -85,7 +86,10 @@ impl ClientError {
                 ..ErrorResponse::default()
             },
         };
-        Self::Api { status, error }
+        Self::Api {
+            status,
+            error: Box::new(error),
+        }
     }
 }
 

@@ -18,7 +18,11 @@ struct ServerProcess {
 
 impl ServerProcess {
     async fn start(db: &TestDb) -> ServerProcess {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = Command::new(env!("CARGO_BIN_EXE_baton"))
             .env("BATON_HTTP_ADDR", format!("127.0.0.1:{port}"))
             .env("BATON_DATABASE_URL", db.url())
@@ -64,13 +68,26 @@ fn definition() -> WorkflowDef {
 
 async fn a_task_queued_before_a_sigkill_is_polled_after_restart(db: TestDb) {
     let server = ServerProcess::start(&db).await;
-    server.client.register_workflow_def(&definition(), false).await.unwrap();
+    server
+        .client
+        .register_workflow_def(&definition(), false)
+        .await
+        .unwrap();
     let input = json!({"n": 7}).as_object().unwrap().clone();
-    let workflow_id = server.client.start_workflow_by_name("crash_wf", None, None, None, &input).await.unwrap();
+    let workflow_id = server
+        .client
+        .start_workflow_by_name("crash_wf", None, None, None, &input)
+        .await
+        .unwrap();
     server.kill();
 
     let server = ServerProcess::start(&db).await;
-    let poll = PollRequest { count: 1, timeout_ms: 1000, worker_id: Some("w".into()), domain: None };
+    let poll = PollRequest {
+        count: 1,
+        timeout_ms: 1000,
+        worker_id: Some("w".into()),
+        domain: None,
+    };
     let tasks = server.client.batch_poll("crash_a", &poll).await.unwrap();
     assert_eq!(tasks.len(), 1, "the task survived the crash");
     assert_eq!(tasks[0].workflow_instance_id, workflow_id);
@@ -89,9 +106,17 @@ async fn a_task_queued_before_a_sigkill_is_polled_after_restart(db: TestDb) {
 
     let server = ServerProcess::start(&db).await;
     let tasks = server.client.batch_poll("crash_b", &poll).await.unwrap();
-    assert_eq!(tasks.len(), 1, "the next task, committed with the update, survived too");
+    assert_eq!(
+        tasks.len(),
+        1,
+        "the next task, committed with the update, survived too"
+    );
     assert_eq!(tasks[0].input_data["m"], json!(8));
-    let workflow = server.client.get_workflow(&workflow_id, true).await.unwrap();
+    let workflow = server
+        .client
+        .get_workflow(&workflow_id, true)
+        .await
+        .unwrap();
     assert_eq!(workflow.status, WorkflowStatus::Running);
     assert_eq!(workflow.tasks[0].status, TaskStatus::Completed);
 }

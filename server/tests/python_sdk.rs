@@ -37,7 +37,10 @@ async fn the_python_sdk_quickstart_runs_to_completed(db: TestDb) {
     .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "pytest failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "pytest failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("passed"), "pytest ran no test:\n{stdout}");
 }
 

@@ -1,0 +1,430 @@
+//! The decider as data in, data out: definitions and worker results in, decisions out.
+
+use baton_engine::{
+    apply_task_result, decide, start_polled_task, start_workflow, Decision, EngineError, QueueOp,
+    SequentialIds, StartParams,
+};
+use baton_model::{
+    JsonMap, Task, TaskResult, TaskResultStatus, TaskStatus, Workflow, WorkflowDef, WorkflowStatus,
+};
+use serde_json::{json, Value};
+
+const T0: i64 = 1_700_000_000_000;
+
+fn map(value: Value) -> JsonMap {
+    value.as_object().expect("an object").clone()
+}
+
+fn definition(value: Value) -> WorkflowDef {
+    serde_json::from_value(value).expect("a valid definition")
+}
+
+/// Three sequential tasks; `b` reads `a`'s output, `c` reads `b`'s.
+fn three_steps() -> WorkflowDef {
+    definition(json!({
+        "name": "three",
+        "tasks": [
+            {"name": "task_a", "taskReferenceName": "a", "inputParameters": {"n": "${workflow.input.n}", "me": "${CPEWF_TASK_ID}"}},
+            {"name": "task_b", "taskReferenceName": "b", "inputParameters": {"prev": "${a.output.value}", "text": "got ${a.output.value}"}},
+            {"name": "task_c", "taskReferenceName": "c", "inputParameters": {"all": {"a": "${a.output.value}", "b": ["${b.output.value}"]}}}
+        ],
+        "outputParameters": {"sum": "${c.output.sum}", "wf": "${workflow.workflowId}"}
+    }))
+}
+
+struct Run {
+    workflow: Workflow,
+    ids: SequentialIds,
+    now: i64,
+}
+
+impl Run {
+    fn start(def: WorkflowDef, input: Value) -> (Run, Decision) {
+        Self::start_with(
+            def,
+            StartParams {
+                workflow_id: "wf-1".into(),
+                input: map(input),
+                ..StartParams::default()
+            },
+        )
+    }
+
+    fn start_with(def: WorkflowDef, params: StartParams) -> (Run, Decision) {
+        let mut ids = SequentialIds::new("t");
+        let decision = start_workflow(def, params, T0, &mut ids).expect("starts");
+        (
+            Run {
+                workflow: decision.workflow.clone(),
+                ids,
+                now: T0,
+            },
+            decision,
+        )
+    }
+
+    fn task(&self, reference: &str) -> &Task {
+        self.workflow
+            .task_by_ref_name(reference)
+            .expect("a task with that reference")
+    }
+
+    /// A worker polls the latest `reference` task, then reports `status` with `output`.
+    fn report(&mut self, reference: &str, status: TaskResultStatus, output: Value) -> Decision {
+        self.report_with(reference, |result| {
+            result.status = Some(status);
+            result.output_data = map(output);
+        })
+    }
+
+    fn report_with(&mut self, reference: &str, edit: impl FnOnce(&mut TaskResult)) -> Decision {
+        self.now += 1000;
+        let position = self
+            .workflow
+            .tasks
+            .iter()
+            .rposition(|t| t.reference_task_name == reference)
+            .unwrap();
+        start_polled_task(
+            &mut self.workflow.tasks[position],
+            Some("worker-1"),
+            None,
+            self.now,
+        );
+        let task = &self.workflow.tasks[position];
+        let mut result = TaskResult {
+            workflow_instance_id: task.workflow_instance_id.clone(),
+            task_id: task.task_id.clone(),
+            ..TaskResult::default()
+        };
+        edit(&mut result);
+        let decision = apply_task_result(self.workflow.clone(), &result, self.now, &mut self.ids)
+            .expect("applies");
+        self.workflow = decision.workflow.clone();
+        decision
+    }
+}
+
+fn pushes(decision: &Decision) -> Vec<(String, String, i64)> {
+    decision
+        .queue
+        .iter()
+        .filter_map(|op| match op {
+            QueueOp::Push {
+                queue_name,
+                task_id,
+                visible_at,
+                ..
+            } => Some((queue_name.clone(), task_id.clone(), *visible_at)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn starting_schedules_the_first_task_with_its_input_resolved() {
+    let (run, decision) = Run::start(three_steps(), json!({"n": 4}));
+    assert_eq!(decision.workflow.status, WorkflowStatus::Running);
+    assert_eq!(decision.workflow.tasks.len(), 1);
+    let a = run.task("a");
+    assert_eq!(a.status, TaskStatus::Scheduled);
+    assert_eq!(
+        a.task_type, "task_a",
+        "a SIMPLE task's type is its name, the queue it waits in"
+    );
+    assert_eq!(a.input_data, map(json!({"n": 4, "me": "t-1"})));
+    assert_eq!((a.seq, a.scheduled_time, a.retry_count), (1, T0, 0));
+    assert_eq!(decision.changed_tasks, vec!["t-1"]);
+    assert_eq!(pushes(&decision), vec![("task_a".into(), "t-1".into(), T0)]);
+}
+
+#[test]
+fn each_completion_schedules_the_next_task_and_the_last_completes_the_workflow() {
+    let (mut run, _) = Run::start(three_steps(), json!({"n": 4}));
+    let after_a = run.report("a", TaskResultStatus::Completed, json!({"value": 10}));
+    assert_eq!(
+        run.task("b").input_data,
+        map(json!({"prev": 10, "text": "got 10"}))
+    );
+    assert_eq!(
+        pushes(&after_a),
+        vec![("task_b".into(), "t-2".into(), run.now)]
+    );
+    assert!(after_a.queue.contains(&QueueOp::Remove {
+        task_id: "t-1".into()
+    }));
+    assert!(run.task("a").executed);
+
+    run.report("b", TaskResultStatus::Completed, json!({"value": 20}));
+    assert_eq!(
+        run.task("c").input_data,
+        map(json!({"all": {"a": 10, "b": [20]}}))
+    );
+    assert_eq!(run.workflow.status, WorkflowStatus::Running);
+
+    let last = run.report("c", TaskResultStatus::Completed, json!({"sum": 30}));
+    assert_eq!(last.workflow.status, WorkflowStatus::Completed);
+    assert_eq!(last.workflow.output, map(json!({"sum": 30, "wf": "wf-1"})));
+    assert_eq!(last.workflow.end_time, run.now);
+    assert!(pushes(&last).is_empty());
+}
+
+#[test]
+fn a_failure_with_no_retries_left_fails_the_workflow_and_schedules_nothing() {
+    let def = definition(json!({"name": "w", "tasks": [
+        {"name": "x", "taskReferenceName": "x", "taskDefinition": {"name": "x", "retryCount": 0}},
+        {"name": "y", "taskReferenceName": "y"}]}));
+    let (mut run, _) = Run::start(def, json!({}));
+    let decision = run.report_with("x", |r| {
+        r.status = Some(TaskResultStatus::Failed);
+        r.reason_for_incompletion = Some("boom".into());
+    });
+    assert_eq!(decision.workflow.status, WorkflowStatus::Failed);
+    assert_eq!(
+        decision.workflow.reason_for_incompletion.as_deref(),
+        Some("boom")
+    );
+    assert!(decision.workflow.failed_reference_task_names.contains("x"));
+    assert_eq!(decision.workflow.tasks.len(), 1);
+    assert!(pushes(&decision).is_empty());
+}
+
+#[test]
+fn a_terminal_error_is_never_retried() {
+    let def = definition(json!({"name": "w", "tasks": [
+        {"name": "x", "taskReferenceName": "x", "taskDefinition": {"name": "x", "retryCount": 5}}]}));
+    let (mut run, _) = Run::start(def, json!({}));
+    let decision = run.report("x", TaskResultStatus::FailedWithTerminalError, json!({}));
+    assert_eq!(decision.workflow.status, WorkflowStatus::Failed);
+    assert_eq!(decision.workflow.tasks.len(), 1);
+}
+
+/// The delays of successive retries, in seconds, for a task definition.
+fn retry_delays(task_def: Value, attempts: usize) -> Vec<i64> {
+    let def = definition(
+        json!({"name": "w", "tasks": [{"name": "x", "taskReferenceName": "x", "taskDefinition": task_def}]}),
+    );
+    let (mut run, _) = Run::start(def, json!({}));
+    let mut delays = Vec::new();
+    for _ in 0..attempts {
+        let decision = run.report("x", TaskResultStatus::Failed, json!({}));
+        let (_, _, visible_at) = pushes(&decision).pop().expect("a retry was queued");
+        delays.push((visible_at - run.now) / 1000);
+    }
+    delays
+}
+
+#[test]
+fn fixed_retries_wait_the_same_delay_each_time() {
+    let delays = retry_delays(
+        json!({"name": "x", "retryCount": 3, "retryDelaySeconds": 5}),
+        3,
+    );
+    assert_eq!(delays, vec![5, 5, 5]);
+}
+
+#[test]
+fn linear_backoff_grows_by_the_scale_factor() {
+    let delays = retry_delays(
+        json!({"name": "x", "retryCount": 3, "retryDelaySeconds": 2, "retryLogic": "LINEAR_BACKOFF", "backoffScaleFactor": 3}),
+        3,
+    );
+    assert_eq!(delays, vec![6, 12, 18]);
+}
+
+#[test]
+fn exponential_backoff_doubles_up_to_the_cap() {
+    let delays = retry_delays(
+        json!({"name": "x", "retryCount": 5, "retryDelaySeconds": 1, "retryLogic": "EXPONENTIAL_BACKOFF", "maxRetryDelaySeconds": 6}),
+        5,
+    );
+    assert_eq!(delays, vec![1, 2, 4, 6, 6]);
+}
+
+#[test]
+fn a_retry_is_a_new_task_that_points_at_the_one_it_replaces() {
+    let def = definition(json!({"name": "w", "tasks": [
+        {"name": "x", "taskReferenceName": "x", "retryCount": 1, "taskDefinition": {"name": "x", "retryCount": 0, "retryDelaySeconds": 0}}]}));
+    let (mut run, _) = Run::start(def, json!({}));
+    let decision = run.report("x", TaskResultStatus::Failed, json!({}));
+    assert_eq!(
+        decision.workflow.tasks.len(),
+        2,
+        "the workflow task's retryCount overrides the definition's"
+    );
+    let (first, retry) = (&decision.workflow.tasks[0], &decision.workflow.tasks[1]);
+    assert!(first.retried);
+    assert_eq!(retry.retry_count, 1);
+    assert_eq!(
+        retry.retried_task_id.as_deref(),
+        Some(first.task_id.as_str())
+    );
+    assert_eq!(retry.seq, 2);
+    let decision = run.report("x", TaskResultStatus::Failed, json!({}));
+    assert_eq!(
+        decision.workflow.status,
+        WorkflowStatus::Failed,
+        "retries exhausted"
+    );
+}
+
+#[test]
+fn an_optional_task_that_fails_completes_with_errors_and_the_flow_continues() {
+    let def = definition(json!({"name": "w", "tasks": [
+        {"name": "x", "taskReferenceName": "x", "optional": true, "taskDefinition": {"name": "x", "retryCount": 0}},
+        {"name": "y", "taskReferenceName": "y"}]}));
+    let (mut run, _) = Run::start(def, json!({}));
+    let decision = run.report("x", TaskResultStatus::Failed, json!({}));
+    assert_eq!(run.task("x").status, TaskStatus::CompletedWithErrors);
+    assert_eq!(decision.workflow.status, WorkflowStatus::Running);
+    assert_eq!(run.task("y").status, TaskStatus::Scheduled);
+}
+
+#[test]
+fn in_progress_hands_the_task_back_to_its_queue_after_the_callback() {
+    let (mut run, _) = Run::start(three_steps(), json!({"n": 1}));
+    let decision = run.report_with("a", |r| {
+        r.status = Some(TaskResultStatus::InProgress);
+        r.callback_after_seconds = 30;
+        r.output_data = map(json!({"progress": 50}));
+    });
+    let a = run.task("a");
+    assert_eq!(a.status, TaskStatus::Scheduled);
+    assert_eq!(a.output_data, map(json!({"progress": 50})));
+    assert_eq!(
+        pushes(&decision),
+        vec![("task_a".into(), a.task_id.clone(), run.now + 30_000)]
+    );
+    assert_eq!(decision.workflow.tasks.len(), 1, "nothing new is scheduled");
+}
+
+#[test]
+fn extend_lease_only_refreshes_the_lease() {
+    let (mut run, _) = Run::start(three_steps(), json!({"n": 1}));
+    let decision = run.report_with("a", |r| {
+        r.status = Some(TaskResultStatus::InProgress);
+        r.extend_lease = true;
+        r.output_data = map(json!({"ignored": true}));
+    });
+    assert_eq!(
+        decision.queue,
+        vec![QueueOp::ExtendLease {
+            task_id: "t-1".into(),
+            leased_until: run.now + 3_600_000
+        }]
+    );
+    assert_eq!(run.task("a").status, TaskStatus::InProgress);
+    assert!(run.task("a").output_data.is_empty());
+}
+
+#[test]
+fn a_result_for_a_finished_task_changes_nothing() {
+    let (mut run, _) = Run::start(three_steps(), json!({"n": 1}));
+    run.report("a", TaskResultStatus::Completed, json!({"value": 1}));
+    let before = run.workflow.clone();
+    let a = before.task_by_ref_name("a").unwrap();
+    let late = TaskResult {
+        workflow_instance_id: "wf-1".into(),
+        task_id: a.task_id.clone(),
+        status: Some(TaskResultStatus::Failed),
+        ..TaskResult::default()
+    };
+    let decision = apply_task_result(before.clone(), &late, run.now + 5, &mut run.ids).unwrap();
+    assert_eq!(decision.workflow, before);
+    assert!(decision.changed_tasks.is_empty());
+}
+
+#[test]
+fn unknown_tasks_and_missing_statuses_are_typed_errors() {
+    let (mut run, _) = Run::start(three_steps(), json!({"n": 1}));
+    let unknown = TaskResult {
+        task_id: "nope".into(),
+        status: Some(TaskResultStatus::Completed),
+        ..TaskResult::default()
+    };
+    assert_eq!(
+        apply_task_result(run.workflow.clone(), &unknown, T0, &mut run.ids),
+        Err(EngineError::TaskNotFound("nope".into()))
+    );
+    let no_status = TaskResult {
+        task_id: "t-1".into(),
+        status: None,
+        ..TaskResult::default()
+    };
+    assert_eq!(
+        apply_task_result(run.workflow.clone(), &no_status, T0, &mut run.ids),
+        Err(EngineError::MissingStatus)
+    );
+}
+
+#[test]
+fn task_to_domain_routes_tasks_to_domain_queues() {
+    let params = StartParams {
+        workflow_id: "wf-1".into(),
+        task_to_domain: [
+            ("*".to_owned(), "blue".to_owned()),
+            ("task_b".to_owned(), "green".to_owned()),
+        ]
+        .into(),
+        ..StartParams::default()
+    };
+    let (mut run, decision) = Run::start_with(three_steps(), params);
+    assert_eq!(pushes(&decision)[0].0, "blue:task_a");
+    assert_eq!(run.task("a").domain.as_deref(), Some("blue"));
+    let decision = run.report("a", TaskResultStatus::Completed, json!({}));
+    assert_eq!(
+        pushes(&decision)[0].0,
+        "green:task_b",
+        "a task type's own entry beats \"*\""
+    );
+}
+
+#[test]
+fn a_start_delay_hides_the_task_until_it_passes() {
+    let def = definition(
+        json!({"name": "w", "tasks": [{"name": "x", "taskReferenceName": "x", "startDelay": 7}]}),
+    );
+    let (_, decision) = Run::start(def, json!({}));
+    assert_eq!(pushes(&decision)[0].2, T0 + 7000);
+}
+
+#[test]
+fn a_paused_workflow_makes_no_progress() {
+    let (mut run, _) = Run::start(three_steps(), json!({"n": 1}));
+    run.workflow.status = WorkflowStatus::Paused;
+    let decision = run.report("a", TaskResultStatus::Completed, json!({"value": 1}));
+    assert_eq!(
+        decision.workflow.tasks.len(),
+        1,
+        "the result is recorded, nothing is scheduled"
+    );
+    assert_eq!(run.task("a").status, TaskStatus::Completed);
+    let mut resumed = run.workflow.clone();
+    resumed.status = WorkflowStatus::Running;
+    let decision = decide(resumed, run.now, &mut run.ids).unwrap();
+    assert_eq!(
+        decision.workflow.tasks.len(),
+        2,
+        "deciding after resume schedules the next task"
+    );
+}
+
+#[test]
+fn without_output_parameters_the_output_is_the_last_tasks_output() {
+    let mut def = three_steps();
+    def.output_parameters.clear();
+    let (mut run, _) = Run::start(def, json!({"n": 1}));
+    run.report("a", TaskResultStatus::Completed, json!({"value": 1}));
+    run.report("b", TaskResultStatus::Completed, json!({"value": 2}));
+    let decision = run.report("c", TaskResultStatus::Completed, json!({"final": true}));
+    assert_eq!(decision.workflow.output, map(json!({"final": true})));
+}
+
+#[test]
+fn deciding_twice_changes_nothing_the_second_time() {
+    let (mut run, _) = Run::start(three_steps(), json!({"n": 1}));
+    run.report("a", TaskResultStatus::Completed, json!({"value": 1}));
+    let again = decide(run.workflow.clone(), run.now + 1, &mut run.ids).unwrap();
+    assert!(again.is_noop());
+    assert_eq!(again.workflow.tasks, run.workflow.tasks);
+}
