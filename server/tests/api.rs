@@ -462,7 +462,7 @@ async fn definitions_can_be_created_read_listed_and_deleted(db: TestDb) {
         ..TaskDef::default()
     };
     client
-        .register_task_defs(&[task_def.clone()])
+        .register_task_defs(std::slice::from_ref(&task_def))
         .await
         .unwrap();
     let stored = client.get_task_def("crud_task").await.unwrap();

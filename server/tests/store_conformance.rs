@@ -1,0 +1,310 @@
+//! One conformance suite for the `Store` trait, run against SQLite and PostgreSQL.
+
+mod support;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use baton_engine::{start_workflow, Decision, EngineError, SequentialIds, StartParams};
+use baton_model::{TaskDef, TaskStatus, WorkflowDef};
+use baton_server::store::{DatabaseUrl, DieselStore, Store, StoreError};
+use serde_json::json;
+use support::TestDb;
+
+const NOW: i64 = 1_700_000_000_000;
+
+fn open(db: &TestDb) -> Arc<dyn Store> {
+    Arc::new(
+        DieselStore::open(&DatabaseUrl::parse(&db.url()).unwrap(), 8).expect("the store opens"),
+    )
+}
+
+fn one_task_def(name: &str, task: &str) -> WorkflowDef {
+    serde_json::from_value(
+        json!({"name": name, "tasks": [{"name": task, "taskReferenceName": "t"}]}),
+    )
+    .unwrap()
+}
+
+/// The first decision of a new workflow, with ids prefixed by `id`.
+fn new_workflow(def: &WorkflowDef, id: &str, priority: i32) -> Decision {
+    let params = StartParams {
+        workflow_id: id.into(),
+        priority,
+        ..StartParams::default()
+    };
+    start_workflow(def.clone(), params, NOW, &mut SequentialIds::new(id)).unwrap()
+}
+
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(work).await.unwrap()
+}
+
+async fn workflow_definitions_keep_versions_and_refuse_silent_overwrites(db: TestDb) {
+    let store = open(&db);
+    blocking(move || {
+        let mut def = one_task_def("w", "x");
+        store.put_workflow_def(&def, false, NOW).unwrap();
+        assert!(matches!(
+            store.put_workflow_def(&def, false, NOW),
+            Err(StoreError::Conflict(_))
+        ));
+        def.description = Some("changed".into());
+        store.put_workflow_def(&def, true, NOW + 1).unwrap();
+        let stored = store.workflow_def("w", Some(1)).unwrap().unwrap();
+        assert_eq!(stored.description.as_deref(), Some("changed"));
+        assert_eq!((stored.create_time, stored.update_time), (NOW, NOW + 1));
+        def.version = 3;
+        store.put_workflow_def(&def, false, NOW).unwrap();
+        assert_eq!(store.workflow_def("w", None).unwrap().unwrap().version, 3);
+        assert!(store.workflow_def("w", Some(2)).unwrap().is_none());
+        assert_eq!(
+            store
+                .workflow_defs()
+                .unwrap()
+                .iter()
+                .map(|d| d.version)
+                .collect::<Vec<_>>(),
+            vec![1, 3]
+        );
+        assert!(store.delete_workflow_def("w", 3).unwrap());
+        assert!(!store.delete_workflow_def("w", 3).unwrap());
+        assert_eq!(store.workflow_def("w", None).unwrap().unwrap().version, 1);
+    })
+    .await
+}
+
+async fn task_definitions_upsert_and_keep_their_creation_time(db: TestDb) {
+    let store = open(&db);
+    blocking(move || {
+        let def = TaskDef {
+            name: "x".into(),
+            retry_count: 1,
+            ..TaskDef::default()
+        };
+        store
+            .upsert_task_defs(std::slice::from_ref(&def), NOW)
+            .unwrap();
+        store
+            .upsert_task_defs(
+                &[TaskDef {
+                    retry_count: 2,
+                    ..def
+                }],
+                NOW + 5,
+            )
+            .unwrap();
+        let stored = store.task_def("x").unwrap().unwrap();
+        assert_eq!(
+            (stored.retry_count, stored.create_time, stored.update_time),
+            (2, NOW, NOW + 5)
+        );
+        assert_eq!(store.task_defs().unwrap().len(), 1);
+        assert!(store.delete_task_def("x").unwrap());
+        assert!(store.task_def("x").unwrap().is_none());
+    })
+    .await
+}
+
+async fn a_created_workflow_reads_back_with_its_tasks_and_queue_entries(db: TestDb) {
+    let store = open(&db);
+    blocking(move || {
+        let decision = new_workflow(&one_task_def("w", "x"), "wf", 0);
+        store.create_workflow(&decision).unwrap();
+        let workflow = store.workflow("wf", true).unwrap().unwrap();
+        assert_eq!(workflow, decision.workflow);
+        assert!(store
+            .workflow("wf", false)
+            .unwrap()
+            .unwrap()
+            .tasks
+            .is_empty());
+        assert_eq!(store.queue_size("x").unwrap(), 1);
+        assert_eq!(store.queue_sizes().unwrap().get("x"), Some(&1));
+        assert_eq!(
+            store.task("wf-1").unwrap().unwrap().status,
+            TaskStatus::Scheduled
+        );
+    })
+    .await
+}
+
+async fn a_rejected_change_writes_nothing(db: TestDb) {
+    let store = open(&db);
+    blocking(move || {
+        store
+            .create_workflow(&new_workflow(&one_task_def("w", "x"), "wf", 0))
+            .unwrap();
+        let error = store
+            .update_workflow("wf", &mut |_| Err(EngineError::MissingStatus))
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            StoreError::Rejected(EngineError::MissingStatus)
+        ));
+        let missing = store
+            .update_workflow("nope", &mut |w| Ok(Decision::unchanged(w)))
+            .unwrap_err();
+        assert!(matches!(missing, StoreError::NotFound(_)));
+        assert_eq!(store.workflow("wf", true).unwrap().unwrap().tasks.len(), 1);
+    })
+    .await
+}
+
+async fn a_new_workflow_that_fails_to_commit_leaves_no_partial_state(db: TestDb) {
+    let store = open(&db);
+    blocking(move || {
+        let def = one_task_def("w", "x");
+        store
+            .create_workflow(&new_workflow(&def, "first", 0))
+            .unwrap();
+        // A second workflow whose workflow row collides: its task rows and queue entry
+        // must not be written either.
+        let mut clash = new_workflow(&def, "second", 0);
+        clash.workflow.workflow_id = "first".into();
+        assert!(store.create_workflow(&clash).is_err());
+        assert!(store.task("second-1").unwrap().is_none());
+        assert_eq!(store.queue_size("x").unwrap(), 1);
+    })
+    .await
+}
+
+async fn polls_respect_priority_visibility_and_leases(db: TestDb) {
+    let store = open(&db);
+    blocking(move || {
+        let def = one_task_def("w", "x");
+        store
+            .create_workflow(&new_workflow(&def, "low", 1))
+            .unwrap();
+        store
+            .create_workflow(&new_workflow(&def, "high", 50))
+            .unwrap();
+        let mut later = new_workflow(&def, "later", 99);
+        if let baton_engine::QueueOp::Push { visible_at, .. } = &mut later.queue[0] {
+            *visible_at = NOW + 60_000;
+        }
+        store.create_workflow(&later).unwrap();
+
+        let polled = store.poll("x", 10, Some("w1"), None, NOW).unwrap();
+        let ids: Vec<_> = polled
+            .iter()
+            .map(|t| t.workflow_instance_id.as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            vec!["high", "low"],
+            "priority first; the delayed task is hidden"
+        );
+        assert!(polled
+            .iter()
+            .all(|t| t.status == TaskStatus::InProgress && t.poll_count == 1));
+        assert_eq!(
+            store.task("high-1").unwrap().unwrap().worker_id.as_deref(),
+            Some("w1")
+        );
+        assert!(
+            store.poll("x", 10, None, None, NOW).unwrap().is_empty(),
+            "leased tasks are not handed out twice"
+        );
+        assert_eq!(store.next_visible_at("x").unwrap(), Some(NOW + 60_000));
+        assert_eq!(
+            store.poll("x", 10, None, None, NOW + 60_000).unwrap().len(),
+            1
+        );
+        let poll_data = store.poll_data(Some("x")).unwrap();
+        assert_eq!(poll_data.len(), 1);
+        assert_eq!(poll_data[0].last_poll_time, NOW + 60_000);
+    })
+    .await
+}
+
+async fn concurrent_pollers_receive_each_task_exactly_once(db: TestDb) {
+    let store = open(&db);
+    let def = one_task_def("w", "x");
+    let total = 60;
+    {
+        let store = store.clone();
+        blocking(move || {
+            for i in 0..total {
+                store
+                    .create_workflow(&new_workflow(&def, &format!("wf{i}"), 0))
+                    .unwrap();
+            }
+        })
+        .await;
+    }
+    let pollers: Vec<_> = (0..6)
+        .map(|worker| {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut mine = Vec::new();
+                loop {
+                    let batch = store
+                        .poll("x", 3, Some(&format!("w{worker}")), None, NOW)
+                        .unwrap();
+                    if batch.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(batch.into_iter().map(|t| t.task_id));
+                }
+            })
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    let mut count = 0;
+    for poller in pollers {
+        for id in poller.await.unwrap() {
+            count += 1;
+            assert!(seen.insert(id), "a task was handed out twice");
+        }
+    }
+    assert_eq!((count, seen.len()), (total, total));
+}
+
+async fn removing_a_workflow_removes_its_tasks_queue_entries_and_logs(db: TestDb) {
+    let store = open(&db);
+    blocking(move || {
+        store
+            .create_workflow(&new_workflow(&one_task_def("w", "x"), "wf", 0))
+            .unwrap();
+        store.add_task_log("wf-1", "hello", NOW).unwrap();
+        assert_eq!(
+            store.task_logs("wf-1").unwrap()[0].log.as_deref(),
+            Some("hello")
+        );
+        assert!(store.remove_workflow("wf").unwrap());
+        assert!(!store.remove_workflow("wf").unwrap());
+        assert!(store.workflow("wf", true).unwrap().is_none());
+        assert!(store.task("wf-1").unwrap().is_none());
+        assert!(store.task_logs("wf-1").unwrap().is_empty());
+        assert_eq!(store.queue_size("x").unwrap(), 0);
+    })
+    .await
+}
+
+on_both_backends!(
+    workflow_definitions_keep_versions_and_refuse_silent_overwrites,
+    task_definitions_upsert_and_keep_their_creation_time,
+    a_created_workflow_reads_back_with_its_tasks_and_queue_entries,
+    a_rejected_change_writes_nothing,
+    a_new_workflow_that_fails_to_commit_leaves_no_partial_state,
+    polls_respect_priority_visibility_and_leases,
+    concurrent_pollers_receive_each_task_exactly_once,
+    removing_a_workflow_removes_its_tasks_queue_entries_and_logs,
+);
+
+#[test]
+fn database_urls_are_parsed_or_refused_with_a_reason() {
+    assert_eq!(
+        DatabaseUrl::parse("sqlite://a/b.db"),
+        Ok(DatabaseUrl::Sqlite("a/b.db".into()))
+    );
+    assert!(matches!(
+        DatabaseUrl::parse("postgres://u@h/db"),
+        Ok(DatabaseUrl::Postgres(_))
+    ));
+    assert!(DatabaseUrl::parse("mysql://x")
+        .unwrap_err()
+        .contains("not supported"));
+    assert!(DatabaseUrl::parse("sqlite://").is_err());
+}
