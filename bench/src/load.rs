@@ -30,7 +30,7 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn to_json(mut self, args: &Args, server_peak_rss_mb: Option<f64>) -> Value {
+    pub fn into_json(mut self, args: &Args, server_peak_rss_mb: Option<f64>) -> Value {
         let seconds = self.elapsed.as_secs_f64().max(f64::EPSILON);
         json!({
             "db": format!("{:?}", args.db).to_lowercase(),

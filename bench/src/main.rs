@@ -116,7 +116,7 @@ fn main() -> anyhow::Result<()> {
         .await
         .context("the run did not finish before --deadline-s")??;
         let rss_mb = server.peak_rss_mb();
-        let line = report.to_json(&args, rss_mb);
+        let line = report.into_json(&args, rss_mb);
         println!("{line}");
         Ok(())
     })
