@@ -46,13 +46,15 @@ impl Decision {
 /// A change to a task queue, committed with the decision that caused it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueueOp {
-    /// Make `task_id` pollable from `queue_name` from `visible_at` (epoch ms) on.
-    /// Pushing a task that is already queued replaces its entry (new time, lease cleared).
+    /// Make `task_id` pollable from `queue_name` from `visible_at` (epoch ms) on; a poll
+    /// leases it for `lease_ms`. Pushing a task that is already queued replaces its entry
+    /// (new time, lease cleared).
     Push {
         queue_name: String,
         task_id: String,
         priority: i32,
         visible_at: i64,
+        lease_ms: i64,
     },
     /// Take `task_id` out of its queue (it finished, or was cancelled).
     Remove { task_id: String },

@@ -71,12 +71,17 @@ pub fn start_polled_task(task: &mut Task, worker_id: Option<&str>, domain: Optio
     }
 }
 
-/// When a polled task's lease runs out: its response timeout after `now`.
-pub fn lease_deadline(task: &Task, now: i64) -> i64 {
+/// How long a poll leases a task: its response timeout, in milliseconds.
+pub fn lease_ms(task: &Task) -> i64 {
     let seconds = if task.response_timeout_seconds > 0 {
         task.response_timeout_seconds
     } else {
         DEFAULT_RESPONSE_TIMEOUT_SECONDS
     };
-    now.saturating_add(seconds.saturating_mul(1000))
+    seconds.saturating_mul(1000)
+}
+
+/// When a polled task's lease runs out: its response timeout after `now`.
+pub fn lease_deadline(task: &Task, now: i64) -> i64 {
+    now.saturating_add(lease_ms(task))
 }

@@ -4,7 +4,7 @@ use baton_model::{task_type, Task, TaskDef, TaskStatus, Workflow, WorkflowTask};
 
 use crate::expression::resolve_map;
 use crate::roots::WorkflowRoots;
-use crate::{queue_name, Decision, IdSource, QueueOp};
+use crate::{lease_ms, queue_name, Decision, IdSource, QueueOp};
 
 /// The definition that governs a task: the one embedded at start, else Conductor's defaults.
 pub fn task_def_of(workflow_task: &WorkflowTask) -> TaskDef {
@@ -80,6 +80,7 @@ pub fn schedule_task(
         task_id: task_id.clone(),
         priority: workflow.priority,
         visible_at,
+        lease_ms: lease_ms(&task),
     });
     decision.workflow.tasks.push(task);
     decision.touch(&task_id);

@@ -3,7 +3,7 @@
 use baton_model::{TaskResult, TaskResultStatus, TaskStatus, Workflow};
 
 use crate::decider::decide_into;
-use crate::{lease_deadline, queue_name, Decision, EngineError, IdSource, QueueOp};
+use crate::{lease_deadline, lease_ms, queue_name, Decision, EngineError, IdSource, QueueOp};
 
 /// Records a worker's result on its task and moves the workflow on.
 ///
@@ -61,6 +61,7 @@ pub fn apply_task_result(
                 task_id: task_id.clone(),
                 priority: task.workflow_priority,
                 visible_at: now + task.callback_after_seconds * 1000,
+                lease_ms: lease_ms(task),
             };
             decision.queue.push(push);
         }

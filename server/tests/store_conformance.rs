@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use baton_engine::{start_workflow, Decision, EngineError, SequentialIds, StartParams};
 use baton_model::{TaskDef, TaskStatus, WorkflowDef};
-use baton_server::store::{DatabaseUrl, DieselStore, Store, StoreError};
+use baton_server::store::{DatabaseUrl, DieselStore, PollSpec, Store, StoreError};
 use serde_json::json;
 use support::TestDb;
 
@@ -34,6 +34,15 @@ fn new_workflow(def: &WorkflowDef, id: &str, priority: i32) -> Decision {
         ..StartParams::default()
     };
     start_workflow(def.clone(), params, NOW, &mut SequentialIds::new(id)).unwrap()
+}
+
+fn spec(queue: &str, count: usize, worker: Option<&str>) -> PollSpec {
+    PollSpec {
+        queue_name: queue.into(),
+        count,
+        worker_id: worker.map(str::to_owned),
+        domain: None,
+    }
 }
 
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
@@ -185,7 +194,7 @@ async fn polls_respect_priority_visibility_and_leases(db: TestDb) {
         }
         store.create_workflow(&later).unwrap();
 
-        let polled = store.poll("x", 10, Some("w1"), None, NOW).unwrap();
+        let polled = store.poll(&spec("x", 10, Some("w1")), NOW).unwrap();
         let ids: Vec<_> = polled
             .iter()
             .map(|t| t.workflow_instance_id.as_str())
@@ -203,12 +212,15 @@ async fn polls_respect_priority_visibility_and_leases(db: TestDb) {
             Some("w1")
         );
         assert!(
-            store.poll("x", 10, None, None, NOW).unwrap().is_empty(),
+            store.poll(&spec("x", 10, None), NOW).unwrap().is_empty(),
             "leased tasks are not handed out twice"
         );
         assert_eq!(store.next_visible_at("x").unwrap(), Some(NOW + 60_000));
         assert_eq!(
-            store.poll("x", 10, None, None, NOW + 60_000).unwrap().len(),
+            store
+                .poll(&spec("x", 10, None), NOW + 60_000)
+                .unwrap()
+                .len(),
             1
         );
         let poll_data = store.poll_data(Some("x")).unwrap();
@@ -240,7 +252,7 @@ async fn concurrent_pollers_receive_each_task_exactly_once(db: TestDb) {
                 let mut mine = Vec::new();
                 loop {
                     let batch = store
-                        .poll("x", 3, Some(&format!("w{worker}")), None, NOW)
+                        .poll(&spec("x", 3, Some(&format!("w{worker}"))), NOW)
                         .unwrap();
                     if batch.is_empty() {
                         return mine;
@@ -282,7 +294,45 @@ async fn removing_a_workflow_removes_its_tasks_queue_entries_and_logs(db: TestDb
     .await
 }
 
+async fn an_update_can_claim_the_next_task_in_the_same_transaction(db: TestDb) {
+    let store = open(&db);
+    blocking(move || {
+        let def = one_task_def("w", "x");
+        store
+            .create_workflow(&new_workflow(&def, "one", 0))
+            .unwrap();
+        store
+            .create_workflow(&new_workflow(&def, "two", 0))
+            .unwrap();
+        let (decision, next) = store
+            .update_workflow_and_poll(
+                "one",
+                &mut |workflow| Ok(Decision::unchanged(workflow)),
+                &mut |decision| {
+                    assert_eq!(decision.workflow.workflow_id, "one");
+                    Some(spec("x", 1, Some("w9")))
+                },
+                NOW,
+            )
+            .unwrap();
+        assert_eq!(decision.workflow.workflow_id, "one");
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].worker_id.as_deref(), Some("w9"));
+        assert_eq!(
+            store.task(&next[0].task_id).unwrap().unwrap().status,
+            TaskStatus::InProgress
+        );
+        assert_eq!(store.queue_size("x").unwrap(), 1, "one claimed, one left");
+        assert_eq!(
+            store.poll_data(Some("x")).unwrap()[0].worker_id.as_deref(),
+            Some("w9")
+        );
+    })
+    .await
+}
+
 on_both_backends!(
+    an_update_can_claim_the_next_task_in_the_same_transaction,
     workflow_definitions_keep_versions_and_refuse_silent_overwrites,
     task_definitions_upsert_and_keep_their_creation_time,
     a_created_workflow_reads_back_with_its_tasks_and_queue_entries,

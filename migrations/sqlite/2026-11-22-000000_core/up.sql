@@ -46,14 +46,15 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_by_workflow ON tasks (workflow_id, seq);
 
 -- One row per task waiting in (or leased from) a task-type queue.
--- `visible_at` delays delivery (start delay, callbacks); `leased_until` is set when a worker
--- holds the task and cleared when it is handed back.
+-- `visible_at` delays delivery (start delay, callbacks); a poll sets `leased_until` to now plus
+-- `lease_ms` (the task's response timeout) and a hand-back clears it.
 CREATE TABLE queue_entries (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     task_id      TEXT NOT NULL UNIQUE,
     queue_name   TEXT NOT NULL,
     priority     INTEGER NOT NULL,
     visible_at   BIGINT NOT NULL,
+    lease_ms     BIGINT NOT NULL,
     leased_until BIGINT
 );
 CREATE INDEX queue_entries_ready ON queue_entries (queue_name, priority DESC, id) WHERE leased_until IS NULL;

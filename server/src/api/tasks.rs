@@ -118,42 +118,19 @@ async fn update_task(
     let result = result.into_inner();
     check_result(&result)?;
     let task_id = result.task_id.clone();
-    runtime.update_task(result).await?;
+    runtime.update_task(result, false).await?;
     Ok(text(task_id))
 }
 
-/// Updates a task, then hands the same worker its next task of the same type (or 204).
+/// Updates a task, then hands the same worker its next task of the same type (or 204),
+/// claimed in the same transaction as the update.
 async fn update_task_v2(
     runtime: web::Data<Runtime>,
     result: web::Json<TaskResult>,
 ) -> Result<HttpResponse, ApiError> {
     let result = result.into_inner();
     check_result(&result)?;
-    let (task_id, worker_id, extend_lease) = (
-        result.task_id.clone(),
-        result.worker_id.clone(),
-        result.extend_lease,
-    );
-    let decision = runtime.update_task(result).await?;
-    let Some(task) = decision
-        .workflow
-        .tasks
-        .iter()
-        .find(|t| t.task_id == task_id)
-    else {
-        return Ok(HttpResponse::NoContent().finish());
-    };
-    if extend_lease || !task.status.is_terminal() {
-        return Ok(HttpResponse::NoContent().finish());
-    }
-    let request = PollRequest {
-        task_type: task.task_type.clone(),
-        count: 1,
-        worker_id,
-        domain: task.domain.clone(),
-        timeout: Duration::ZERO,
-    };
-    let mut next = runtime.poll(request).await?;
+    let (_, mut next) = runtime.update_task(result, true).await?;
     Ok(match next.pop() {
         Some(task) => HttpResponse::Ok().json(task),
         None => HttpResponse::NoContent().finish(),

@@ -13,7 +13,7 @@ use baton_engine::{Decision, EngineError, IdSource, QueueOp, StartParams};
 use baton_model::{Task, TaskResult, Workflow, WorkflowDef};
 
 use crate::error::ApiError;
-use crate::store::{Store, StoreError};
+use crate::store::{PollSpec, Store, StoreError};
 
 pub use notifier::QueueNotifier;
 
@@ -36,6 +36,12 @@ pub fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
+}
+
+/// What a task result's ids failed to name.
+enum Missing {
+    Workflow,
+    Task,
 }
 
 /// Shared state of the running server.
@@ -136,52 +142,96 @@ impl Runtime {
     }
 
     /// Records a worker's result. Unknown workflows and tasks are 404s; a task that
-    /// belongs to another workflow is a 400.
-    pub async fn update_task(&self, result: TaskResult) -> Result<Decision, ApiError> {
+    /// belongs to another workflow is a 400. With `then_poll` (update-v2), the same
+    /// transaction also claims the worker's next task of the same type, once this one is done.
+    pub async fn update_task(
+        &self,
+        result: TaskResult,
+        then_poll: bool,
+    ) -> Result<(Decision, Vec<Task>), ApiError> {
         if result.status.is_none() {
             return Err(EngineError::MissingStatus.into());
         }
-        let task_id = result.task_id.clone();
-        let task = self.blocking(move |store| store.task(&task_id)).await?;
-        let Some(task) = task else {
-            return Err(EngineError::TaskNotFound(result.task_id).into());
+        let result = Arc::new(result);
+        let outcome = {
+            let result = result.clone();
+            self.blocking(move |store| {
+                let now = now_ms();
+                let mut next_poll = |decision: &Decision| {
+                    let task = decision
+                        .workflow
+                        .tasks
+                        .iter()
+                        .find(|t| t.task_id == result.task_id)?;
+                    let done = task.status.is_terminal() && !result.extend_lease;
+                    (then_poll && done).then(|| PollSpec {
+                        queue_name: baton_engine::queue_name(
+                            &task.task_type,
+                            task.domain.as_deref(),
+                        ),
+                        count: 1,
+                        worker_id: result.worker_id.clone(),
+                        domain: task.domain.clone(),
+                    })
+                };
+                let outcome = store.update_workflow_and_poll(
+                    &result.workflow_instance_id,
+                    &mut |workflow| {
+                        baton_engine::apply_task_result(workflow, &result, now, &mut UuidIds)
+                    },
+                    &mut next_poll,
+                    now,
+                );
+                match outcome {
+                    Ok(done) => Ok(Ok(done)),
+                    Err(StoreError::NotFound(_)) => Ok(Err(Missing::Workflow)),
+                    Err(StoreError::Rejected(EngineError::TaskNotFound(_))) => {
+                        Ok(Err(Missing::Task))
+                    }
+                    Err(other) => Err(other),
+                }
+            })
+            .await?
         };
-        if task.workflow_instance_id != result.workflow_instance_id {
-            let workflow_id = result.workflow_instance_id.clone();
-            let exists = self
-                .blocking(move |store| store.workflow(&workflow_id, false))
-                .await?;
-            if exists.is_none() {
+        let (decision, next) = match outcome {
+            Ok(done) => done,
+            Err(Missing::Workflow) => {
                 return Err(ApiError::NotFound(format!(
                     "No such workflow found by id: {}",
                     result.workflow_instance_id
-                )));
+                )))
             }
-            return Err(EngineError::WrongWorkflow {
-                task_id: result.task_id,
-                claimed: result.workflow_instance_id,
-                actual: task.workflow_instance_id,
-            }
-            .into());
-        }
-        let logs = result.logs.clone();
-        let decision = self
-            .change_workflow(task.workflow_instance_id.clone(), move |workflow, now| {
-                baton_engine::apply_task_result(workflow, &result, now, &mut UuidIds)
-            })
-            .await?;
-        if !logs.is_empty() {
-            let task_id = task.task_id.clone();
+            Err(Missing::Task) => return Err(self.explain_missing_task(&result).await),
+        };
+        self.wake_polls(&decision);
+        if !result.logs.is_empty() {
+            let result = result.clone();
             self.blocking(move |store| {
                 let now = now_ms();
-                for log in logs.iter().filter_map(|log| log.log.as_deref()) {
-                    store.add_task_log(&task_id, log, now)?;
+                for log in result.logs.iter().filter_map(|log| log.log.as_deref()) {
+                    store.add_task_log(&result.task_id, log, now)?;
                 }
                 Ok(())
             })
             .await?;
         }
-        Ok(decision)
+        Ok((decision, next))
+    }
+
+    /// A task missing from the named workflow: a 400 when it belongs to another workflow,
+    /// else a 404.
+    async fn explain_missing_task(&self, result: &TaskResult) -> ApiError {
+        let task_id = result.task_id.clone();
+        match self.blocking(move |store| store.task(&task_id)).await {
+            Ok(Some(task)) => EngineError::WrongWorkflow {
+                task_id: result.task_id.clone(),
+                claimed: result.workflow_instance_id.clone(),
+                actual: task.workflow_instance_id,
+            }
+            .into(),
+            Ok(None) => EngineError::TaskNotFound(result.task_id.clone()).into(),
+            Err(lookup) => lookup,
+        }
     }
 
     /// Polls up to `count` tasks, waiting up to `timeout` for the first to arrive.
@@ -194,19 +244,18 @@ impl Runtime {
             tokio::pin!(woken);
             woken.as_mut().enable();
 
-            let (queue, request_copy) = (queue_name.clone(), request.clone());
+            let spec = PollSpec {
+                queue_name: queue_name.clone(),
+                count: request.count.max(1),
+                worker_id: request.worker_id.clone(),
+                domain: request.domain.clone(),
+            };
             let (tasks, next_visible) = self
                 .blocking(move |store| {
                     let now = now_ms();
-                    let tasks = store.poll(
-                        &queue,
-                        request_copy.count.max(1),
-                        request_copy.worker_id.as_deref(),
-                        request_copy.domain.as_deref(),
-                        now,
-                    )?;
+                    let tasks = store.poll(&spec, now)?;
                     let next = if tasks.is_empty() {
-                        store.next_visible_at(&queue)?
+                        store.next_visible_at(&spec.queue_name)?
                     } else {
                         None
                     };

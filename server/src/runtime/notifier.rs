@@ -20,11 +20,13 @@ impl QueueNotifier {
         queues.entry(queue_name.to_owned()).or_default().clone()
     }
 
-    /// Wakes every poll waiting on `queue_name`.
+    /// Wakes one poll waiting on `queue_name`, for one newly queued task. Waking one per task
+    /// rather than all of them keeps a busy queue from a thundering herd of empty claims; a
+    /// woken poll that is cancelled passes its wake-up on to the next waiter (tokio `Notify`).
     pub fn notify(&self, queue_name: &str) {
         let queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(notify) = queues.get(queue_name) {
-            notify.notify_waiters();
+            notify.notify_one();
         }
     }
 }

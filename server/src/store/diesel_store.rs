@@ -6,7 +6,7 @@
 //! on `SQLITE_BUSY`). On PostgreSQL, a workflow is locked with `SELECT ... FOR UPDATE`
 //! and queue claims use `FOR UPDATE SKIP LOCKED`, so several servers can share one database.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use baton_engine::{Decision, QueueOp};
@@ -19,7 +19,7 @@ use super::connection::{open_pool, AnyConnection, AnyPool, Backend, DatabaseUrl}
 use super::schema::{
     poll_data, queue_entries, task_defs, task_logs, tasks, workflow_defs, workflows,
 };
-use super::{PolledTasks, Store, StoreError, StoreResult, WorkflowChange};
+use super::{PollSpec, PolledTasks, Store, StoreError, StoreResult, WorkflowChange};
 
 /// Runs `$body` with `$c` bound to the concrete connection of either backend, for
 /// statements the multi-backend connection cannot express (upserts, row locks).
@@ -37,7 +37,12 @@ pub struct DieselStore {
     backend: Backend,
     /// Serializes writers on SQLite; unused on PostgreSQL.
     sqlite_writer: Mutex<()>,
+    /// The last poll data written per (queue, domain): worker and time.
+    poll_data_written: Mutex<HashMap<(String, String), (Option<String>, i64)>>,
 }
+
+/// How often the same worker's polls of one queue are written to `poll_data`.
+pub const POLL_DATA_FLUSH_MS: i64 = 1000;
 
 impl DieselStore {
     /// Opens (and migrates) the database at `url` with a pool of `pool_size` connections.
@@ -47,6 +52,7 @@ impl DieselStore {
             pool,
             backend: url.backend(),
             sqlite_writer: Mutex::new(()),
+            poll_data_written: Mutex::new(HashMap::new()),
         })
     }
 
@@ -54,13 +60,18 @@ impl DieselStore {
         Ok(self.pool.get()?)
     }
 
-    /// Runs `work` in one write transaction.
-    fn write<T>(&self, work: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
-        let _writer = match self.backend {
+    /// On SQLite, the writer lock; `None` on PostgreSQL.
+    fn sqlite_writer_guard(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        match self.backend {
             // A poisoned lock only means another writer panicked; the database is intact.
             Backend::Sqlite => Some(self.sqlite_writer.lock().unwrap_or_else(|e| e.into_inner())),
             Backend::Postgres => None,
-        };
+        }
+    }
+
+    /// Runs `work` in one write transaction.
+    fn write<T>(&self, work: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
+        let _writer = self.sqlite_writer_guard();
         let mut pooled = self.conn()?;
         let conn: &mut AnyConnection = &mut pooled;
         conn.transaction(work)
@@ -140,14 +151,20 @@ fn parse<T: serde::de::DeserializeOwned>(body: &str) -> StoreResult<T> {
     Ok(serde_json::from_str(body)?)
 }
 
-/// Writes every task the decision touched (update, or insert when new).
-fn save_tasks(conn: &mut AnyConnection, decision: &Decision) -> StoreResult<()> {
+/// Writes every task the decision touched: an update for the ones in `existing`, an insert
+/// for the rest.
+fn save_tasks(
+    conn: &mut AnyConnection,
+    decision: &Decision,
+    existing: &HashSet<String>,
+) -> StoreResult<()> {
     for task in decision.changed() {
         let row = TaskRow::from_task(task)?;
-        let updated = diesel::update(tasks::table.find(task.task_id.as_str()))
-            .set(&row)
-            .execute(conn)?;
-        if updated == 0 {
+        if existing.contains(&task.task_id) {
+            diesel::update(tasks::table.find(task.task_id.as_str()))
+                .set(&row)
+                .execute(conn)?;
+        } else {
             diesel::insert_into(tasks::table)
                 .values(&row)
                 .execute(conn)?;
@@ -164,17 +181,28 @@ fn apply_queue_ops(conn: &mut AnyConnection, ops: &[QueueOp]) -> StoreResult<()>
                 task_id,
                 priority,
                 visible_at,
+                lease_ms,
             } => {
-                diesel::delete(queue_entries::table.filter(queue_entries::task_id.eq(task_id)))
-                    .execute(conn)?;
-                diesel::insert_into(queue_entries::table)
-                    .values((
-                        queue_entries::task_id.eq(task_id),
-                        queue_entries::queue_name.eq(queue_name),
-                        queue_entries::priority.eq(priority),
-                        queue_entries::visible_at.eq(visible_at),
-                    ))
-                    .execute(conn)?;
+                let entry = (
+                    queue_entries::task_id.eq(task_id),
+                    queue_entries::queue_name.eq(queue_name),
+                    queue_entries::priority.eq(priority),
+                    queue_entries::visible_at.eq(visible_at),
+                    queue_entries::lease_ms.eq(lease_ms),
+                );
+                let replace = (
+                    queue_entries::queue_name.eq(queue_name),
+                    queue_entries::priority.eq(priority),
+                    queue_entries::visible_at.eq(visible_at),
+                    queue_entries::lease_ms.eq(lease_ms),
+                    queue_entries::leased_until.eq(None::<i64>),
+                );
+                per_backend!(conn, c => diesel::insert_into(queue_entries::table)
+                    .values(entry)
+                    .on_conflict(queue_entries::task_id)
+                    .do_update()
+                    .set(replace)
+                    .execute(c))?;
             }
             QueueOp::Remove { task_id } => {
                 diesel::delete(queue_entries::table.filter(queue_entries::task_id.eq(task_id)))
@@ -192,6 +220,77 @@ fn apply_queue_ops(conn: &mut AnyConnection, ops: &[QueueOp]) -> StoreResult<()>
         }
     }
     Ok(())
+}
+
+#[derive(QueryableByName)]
+struct ClaimedEntry {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    task_id: String,
+}
+
+/// Claims up to `count` visible entries of a queue with one statement, leasing each for its
+/// `lease_ms`, then marks their tasks IN_PROGRESS. Runs inside the caller's transaction.
+fn claim(conn: &mut AnyConnection, request: &PollSpec, now: i64) -> StoreResult<PolledTasks> {
+    use diesel::sql_types::{BigInt, Text};
+    let limit = request.count as i64;
+    let claimed: Vec<ClaimedEntry> = match conn {
+        AnyConnection::Postgresql(c) => diesel::sql_query(
+            "UPDATE queue_entries SET leased_until = $1 + lease_ms WHERE id IN (\
+             SELECT id FROM queue_entries WHERE queue_name = $2 AND leased_until IS NULL AND visible_at <= $1 \
+             ORDER BY priority DESC, id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, task_id",
+        )
+        .bind::<BigInt, _>(now)
+        .bind::<Text, _>(&request.queue_name)
+        .bind::<BigInt, _>(limit)
+        .load(c)?,
+        AnyConnection::Sqlite(c) => diesel::sql_query(
+            "UPDATE queue_entries SET leased_until = ?1 + lease_ms WHERE id IN (\
+             SELECT id FROM queue_entries WHERE queue_name = ?2 AND leased_until IS NULL AND visible_at <= ?1 \
+             ORDER BY priority DESC, id LIMIT ?3) RETURNING id, task_id",
+        )
+        .bind::<BigInt, _>(now)
+        .bind::<Text, _>(&request.queue_name)
+        .bind::<BigInt, _>(limit)
+        .load(c)?,
+    };
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = claimed.iter().map(|entry| entry.task_id.as_str()).collect();
+    let bodies: Vec<(String, String)> = tasks::table
+        .filter(tasks::task_id.eq_any(&ids))
+        .select((tasks::task_id, tasks::body))
+        .load(conn)?;
+    let mut bodies: HashMap<String, String> = bodies.into_iter().collect();
+    let mut polled = Vec::with_capacity(claimed.len());
+    for entry in claimed {
+        let task: Option<Task> = bodies
+            .remove(&entry.task_id)
+            .as_deref()
+            .map(parse)
+            .transpose()?;
+        let Some(mut task) = task.filter(|t| t.status == TaskStatus::Scheduled) else {
+            // The task finished or vanished while queued: the entry is stale.
+            diesel::delete(queue_entries::table.find(entry.id)).execute(conn)?;
+            continue;
+        };
+        baton_engine::start_polled_task(
+            &mut task,
+            request.worker_id.as_deref(),
+            request.domain.as_deref(),
+            now,
+        );
+        let row = TaskRow::from_task(&task)?;
+        diesel::update(tasks::table.find(&entry.task_id))
+            .set(&row)
+            .execute(conn)?;
+        polled.push(task);
+    }
+    // Hand tasks out in queue order (RETURNING does not promise one).
+    polled.sort_by_key(|task| std::cmp::Reverse(task.workflow_priority));
+    Ok(polled)
 }
 
 fn load_tasks(conn: &mut AnyConnection, workflow_id: &str) -> StoreResult<Vec<Task>> {
@@ -341,7 +440,7 @@ impl Store for DieselStore {
             diesel::insert_into(workflows::table)
                 .values(&row)
                 .execute(conn)?;
-            save_tasks(conn, decision)?;
+            save_tasks(conn, decision, &HashSet::new())?;
             apply_queue_ops(conn, &decision.queue)
         })
     }
@@ -369,7 +468,18 @@ impl Store for DieselStore {
         workflow_id: &str,
         change: WorkflowChange<'_>,
     ) -> StoreResult<Decision> {
-        self.write(|conn| {
+        let (decision, _) = self.update_workflow_and_poll(workflow_id, change, &mut |_| None, 0)?;
+        Ok(decision)
+    }
+
+    fn update_workflow_and_poll(
+        &self,
+        workflow_id: &str,
+        change: WorkflowChange<'_>,
+        then_poll: &mut dyn FnMut(&Decision) -> Option<PollSpec>,
+        now: i64,
+    ) -> StoreResult<(Decision, PolledTasks)> {
+        let (decision, polled, spec) = self.write(|conn| {
             let query = workflows::table.find(workflow_id).select(workflows::body);
             let body: Option<String> = match conn {
                 AnyConnection::Postgresql(c) => query.for_update().first(c).optional()?,
@@ -381,15 +491,26 @@ impl Store for DieselStore {
             };
             let mut workflow: Workflow = parse(&body)?;
             workflow.tasks = load_tasks(conn, workflow_id)?;
+            let existing: HashSet<String> =
+                workflow.tasks.iter().map(|t| t.task_id.clone()).collect();
             let decision = change(workflow)?;
             let row = WorkflowRow::from_workflow(&decision.workflow)?;
             diesel::update(workflows::table.find(workflow_id))
                 .set(&row)
                 .execute(conn)?;
-            save_tasks(conn, &decision)?;
+            save_tasks(conn, &decision, &existing)?;
             apply_queue_ops(conn, &decision.queue)?;
-            Ok(decision)
-        })
+            let spec = then_poll(&decision);
+            let polled = match &spec {
+                Some(spec) => claim(conn, spec, now)?,
+                None => Vec::new(),
+            };
+            Ok((decision, polled, spec))
+        })?;
+        if let Some(spec) = spec {
+            self.record_poll(&spec, now)?;
+        }
+        Ok((decision, polled))
     }
 
     fn remove_workflow(&self, workflow_id: &str) -> StoreResult<bool> {
@@ -419,53 +540,9 @@ impl Store for DieselStore {
         body.as_deref().map(parse).transpose()
     }
 
-    fn poll(
-        &self,
-        queue_name: &str,
-        count: usize,
-        worker_id: Option<&str>,
-        domain: Option<&str>,
-        now: i64,
-    ) -> StoreResult<PolledTasks> {
-        let polled = self.write(|conn| {
-            let ready = queue_entries::table
-                .filter(queue_entries::queue_name.eq(queue_name))
-                .filter(queue_entries::leased_until.is_null())
-                .filter(queue_entries::visible_at.le(now))
-                .order((queue_entries::priority.desc(), queue_entries::id.asc()))
-                .limit(count as i64)
-                .select((queue_entries::id, queue_entries::task_id));
-            let claimed: Vec<(i64, String)> = match conn {
-                AnyConnection::Postgresql(c) => ready.for_update().skip_locked().load(c)?,
-                AnyConnection::Sqlite(c) => ready.load(c)?,
-            };
-            let mut polled = Vec::with_capacity(claimed.len());
-            for (entry_id, task_id) in claimed {
-                let body: Option<String> = tasks::table
-                    .find(&task_id)
-                    .select(tasks::body)
-                    .first(conn)
-                    .optional()?;
-                let task: Option<Task> = body.as_deref().map(parse).transpose()?;
-                let Some(mut task) = task.filter(|t| t.status == TaskStatus::Scheduled) else {
-                    // The task finished or vanished while queued: the entry is stale.
-                    diesel::delete(queue_entries::table.find(entry_id)).execute(conn)?;
-                    continue;
-                };
-                baton_engine::start_polled_task(&mut task, worker_id, domain, now);
-                let leased_until = baton_engine::lease_deadline(&task, now);
-                diesel::update(queue_entries::table.find(entry_id))
-                    .set(queue_entries::leased_until.eq(leased_until))
-                    .execute(conn)?;
-                let row = TaskRow::from_task(&task)?;
-                diesel::update(tasks::table.find(&task_id))
-                    .set(&row)
-                    .execute(conn)?;
-                polled.push(task);
-            }
-            Ok(polled)
-        })?;
-        self.record_poll(queue_name, worker_id, domain, now)?;
+    fn poll(&self, request: &PollSpec, now: i64) -> StoreResult<PolledTasks> {
+        let polled = self.write(|conn| claim(conn, request, now))?;
+        self.record_poll(request, now)?;
         Ok(polled)
     }
 
@@ -557,29 +634,40 @@ impl Store for DieselStore {
 }
 
 impl DieselStore {
-    /// Upserts the last poll of a queue. Done outside the claim transaction so pollers
-    /// never queue behind each other on the poll-data row while holding claimed entries.
-    fn record_poll(
-        &self,
-        queue_name: &str,
-        worker_id: Option<&str>,
-        domain: Option<&str>,
-        now: i64,
-    ) -> StoreResult<()> {
-        let domain = domain.unwrap_or_default();
-        self.write(|conn| {
-            per_backend!(conn, c => diesel::insert_into(poll_data::table)
-                .values((
-                    poll_data::queue_name.eq(queue_name),
-                    poll_data::domain.eq(domain),
-                    poll_data::worker_id.eq(worker_id),
-                    poll_data::last_poll_time.eq(now),
-                ))
-                .on_conflict((poll_data::queue_name, poll_data::domain))
-                .do_update()
-                .set((poll_data::worker_id.eq(worker_id), poll_data::last_poll_time.eq(now)))
-                .execute(c))?;
-            Ok(())
-        })
+    /// Records the last poll of a queue by a worker. Writes go out at most once per
+    /// [`POLL_DATA_FLUSH_MS`] for the same queue, domain and worker (as Conductor's SQL
+    /// poll-data DAOs cache them), so busy pollers do not turn every poll into a write.
+    fn record_poll(&self, request: &PollSpec, now: i64) -> StoreResult<()> {
+        let domain = request.domain.clone().unwrap_or_default();
+        let key = (request.queue_name.clone(), domain.clone());
+        {
+            let mut recorded = self
+                .poll_data_written
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            match recorded.get(&key) {
+                Some((worker, at))
+                    if *worker == request.worker_id && now - at < POLL_DATA_FLUSH_MS =>
+                {
+                    return Ok(())
+                }
+                _ => recorded.insert(key, (request.worker_id.clone(), now)),
+            };
+        }
+        let (queue_name, worker_id) = (&request.queue_name, &request.worker_id);
+        let mut conn = self.conn()?;
+        let _writer = self.sqlite_writer_guard();
+        per_backend!(&mut *conn, c => diesel::insert_into(poll_data::table)
+            .values((
+                poll_data::queue_name.eq(queue_name),
+                poll_data::domain.eq(&domain),
+                poll_data::worker_id.eq(worker_id),
+                poll_data::last_poll_time.eq(now),
+            ))
+            .on_conflict((poll_data::queue_name, poll_data::domain))
+            .do_update()
+            .set((poll_data::worker_id.eq(worker_id), poll_data::last_poll_time.eq(now)))
+            .execute(c))?;
+        Ok(())
     }
 }

@@ -47,6 +47,16 @@ pub type WorkflowChange<'a> = &'a mut dyn FnMut(Workflow) -> Result<Decision, En
 /// What a poll hands to a worker, already marked as started.
 pub type PolledTasks = Vec<Task>;
 
+/// One claim on a queue: which queue, how many tasks, and who asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollSpec {
+    /// The queue (`type`, or `domain:type`).
+    pub queue_name: String,
+    pub count: usize,
+    pub worker_id: Option<String>,
+    pub domain: Option<String>,
+}
+
 /// The storage interface the runtime needs.
 pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> Backend;
@@ -77,21 +87,23 @@ pub trait Store: Send + Sync + 'static {
         workflow_id: &str,
         change: WorkflowChange<'_>,
     ) -> StoreResult<Decision>;
+    /// Like [`Store::update_workflow`], then, in the same transaction, claims the tasks that
+    /// `then_poll` asks for given the decision (update-v2's "next task for this worker").
+    fn update_workflow_and_poll(
+        &self,
+        workflow_id: &str,
+        change: WorkflowChange<'_>,
+        then_poll: &mut dyn FnMut(&Decision) -> Option<PollSpec>,
+        now: i64,
+    ) -> StoreResult<(Decision, PolledTasks)>;
     /// Deletes a workflow, its tasks, their queue entries and logs. False when it did not exist.
     fn remove_workflow(&self, workflow_id: &str) -> StoreResult<bool>;
     fn task(&self, task_id: &str) -> StoreResult<Option<Task>>;
 
     // Queues.
-    /// Claims up to `count` visible tasks from `queue_name`, marks them IN_PROGRESS for
-    /// `worker_id`, leases their queue entries, and records the poll.
-    fn poll(
-        &self,
-        queue_name: &str,
-        count: usize,
-        worker_id: Option<&str>,
-        domain: Option<&str>,
-        now: i64,
-    ) -> StoreResult<PolledTasks>;
+    /// Claims up to `count` visible tasks from the queue, marks them IN_PROGRESS for the
+    /// worker, leases their queue entries, and records the poll.
+    fn poll(&self, request: &PollSpec, now: i64) -> StoreResult<PolledTasks>;
     /// When the next not-yet-visible entry of `queue_name` becomes visible, if any.
     fn next_visible_at(&self, queue_name: &str) -> StoreResult<Option<i64>>;
     /// Entries waiting (not leased) per queue, for every queue that has any entry.

@@ -54,6 +54,7 @@ diesel::table! {
         queue_name -> Text,
         priority -> Integer,
         visible_at -> BigInt,
+        lease_ms -> BigInt,
         leased_until -> Nullable<BigInt>,
     }
 }
