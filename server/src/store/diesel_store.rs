@@ -38,8 +38,13 @@ pub struct DieselStore {
     /// Serializes writers on SQLite; unused on PostgreSQL.
     sqlite_writer: Mutex<()>,
     /// The last poll data written per (queue, domain): worker and time.
-    poll_data_written: Mutex<HashMap<(String, String), (Option<String>, i64)>>,
+    poll_data_written: Mutex<HashMap<PollDataKey, LastPoll>>,
 }
+
+/// A `poll_data` row's key: queue name and domain (empty for none).
+type PollDataKey = (String, String);
+/// The worker and time last written to a `poll_data` row.
+type LastPoll = (Option<String>, i64);
 
 /// How often the same worker's polls of one queue are written to `poll_data`.
 pub const POLL_DATA_FLUSH_MS: i64 = 1000;
