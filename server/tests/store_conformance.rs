@@ -331,7 +331,61 @@ async fn an_update_can_claim_the_next_task_in_the_same_transaction(db: TestDb) {
     .await
 }
 
+async fn a_failing_write_among_concurrent_writes_rolls_back_alone(db: TestDb) {
+    let store = open(&db);
+    let def = one_task_def("w", "x");
+    {
+        let (store, def) = (store.clone(), def.clone());
+        blocking(move || {
+            for i in 0..40 {
+                store
+                    .create_workflow(&new_workflow(&def, &format!("wf{i}"), 0))
+                    .unwrap();
+            }
+        })
+        .await;
+    }
+    // Even-numbered changes succeed (they pause the workflow), odd ones are rejected after
+    // changing their copy: concurrent writers share commits on SQLite, so this checks each
+    // rejection is rolled back alone.
+    let writers: Vec<_> = (0..40)
+        .map(|i| {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || {
+                store.update_workflow(&format!("wf{i}"), &mut |mut workflow| {
+                    workflow.status = baton_model::WorkflowStatus::Paused;
+                    if i % 2 == 1 {
+                        return Err(EngineError::MissingStatus);
+                    }
+                    Ok(Decision::unchanged(workflow))
+                })
+            })
+        })
+        .collect();
+    for (i, writer) in writers.into_iter().enumerate() {
+        let outcome = writer.await.unwrap();
+        assert_eq!(outcome.is_ok(), i % 2 == 0, "writer {i}");
+    }
+    blocking(move || {
+        for i in 0..40 {
+            let status = store
+                .workflow(&format!("wf{i}"), false)
+                .unwrap()
+                .unwrap()
+                .status;
+            let expected = if i % 2 == 0 {
+                baton_model::WorkflowStatus::Paused
+            } else {
+                baton_model::WorkflowStatus::Running
+            };
+            assert_eq!(status, expected, "workflow {i}");
+        }
+    })
+    .await
+}
+
 on_both_backends!(
+    a_failing_write_among_concurrent_writes_rolls_back_alone,
     an_update_can_claim_the_next_task_in_the_same_transaction,
     workflow_definitions_keep_versions_and_refuse_silent_overwrites,
     task_definitions_upsert_and_keep_their_creation_time,

@@ -16,6 +16,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, PooledConnection};
 
 use super::connection::{open_pool, AnyConnection, AnyPool, Backend, DatabaseUrl};
+use super::group_commit::GroupCommit;
 use super::schema::{
     poll_data, queue_entries, task_defs, task_logs, tasks, workflow_defs, workflows,
 };
@@ -35,8 +36,8 @@ macro_rules! per_backend {
 pub struct DieselStore {
     pool: AnyPool,
     backend: Backend,
-    /// Serializes writers on SQLite; unused on PostgreSQL.
-    sqlite_writer: Mutex<()>,
+    /// SQLite's single writer, committing concurrent writes together; `None` on PostgreSQL.
+    sqlite_writer: Option<GroupCommit>,
     /// The last poll data written per (queue, domain): worker and time.
     poll_data_written: Mutex<HashMap<PollDataKey, LastPoll>>,
 }
@@ -53,10 +54,14 @@ impl DieselStore {
     /// Opens (and migrates) the database at `url` with a pool of `pool_size` connections.
     pub fn open(url: &DatabaseUrl, pool_size: u32) -> StoreResult<Self> {
         let pool = open_pool(url, pool_size)?;
+        let sqlite_writer = match url.backend() {
+            Backend::Sqlite => Some(GroupCommit::new(&pool)?),
+            Backend::Postgres => None,
+        };
         Ok(DieselStore {
             pool,
             backend: url.backend(),
-            sqlite_writer: Mutex::new(()),
+            sqlite_writer,
             poll_data_written: Mutex::new(HashMap::new()),
         })
     }
@@ -65,18 +70,12 @@ impl DieselStore {
         Ok(self.pool.get()?)
     }
 
-    /// On SQLite, the writer lock; `None` on PostgreSQL.
-    fn sqlite_writer_guard(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
-        match self.backend {
-            // A poisoned lock only means another writer panicked; the database is intact.
-            Backend::Sqlite => Some(self.sqlite_writer.lock().unwrap_or_else(|e| e.into_inner())),
-            Backend::Postgres => None,
-        }
-    }
-
-    /// Runs `work` in one write transaction.
+    /// Runs `work` in one write transaction: its own on PostgreSQL, a savepoint of a shared
+    /// group commit on SQLite. Either way it returns once the work is committed.
     fn write<T>(&self, work: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
-        let _writer = self.sqlite_writer_guard();
+        if let Some(group) = &self.sqlite_writer {
+            return group.write(work);
+        }
         let mut pooled = self.conn()?;
         let conn: &mut AnyConnection = &mut pooled;
         conn.transaction(work)
@@ -660,9 +659,8 @@ impl DieselStore {
             };
         }
         let (queue_name, worker_id) = (&request.queue_name, &request.worker_id);
-        let mut conn = self.conn()?;
-        let _writer = self.sqlite_writer_guard();
-        per_backend!(&mut *conn, c => diesel::insert_into(poll_data::table)
+        self.write(|conn| {
+            per_backend!(conn, c => diesel::insert_into(poll_data::table)
             .values((
                 poll_data::queue_name.eq(queue_name),
                 poll_data::domain.eq(&domain),
@@ -673,6 +671,7 @@ impl DieselStore {
             .do_update()
             .set((poll_data::worker_id.eq(worker_id), poll_data::last_poll_time.eq(now)))
             .execute(c))?;
-        Ok(())
+            Ok(())
+        })
     }
 }

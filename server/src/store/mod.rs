@@ -6,6 +6,7 @@
 
 mod connection;
 mod diesel_store;
+mod group_commit;
 mod schema;
 
 use std::collections::BTreeMap;
