@@ -46,33 +46,44 @@ fn invalid(prefix: &str, errors: Vec<ValidationError>) -> ApiError {
     ApiError::Invalid(prefixed(prefix, errors))
 }
 
+/// Checks a list body as Conductor does: it must not be empty, and each item's errors are
+/// reported under `<prefix>[i]`.
+fn check_list<T>(
+    items: &[T],
+    prefix: &str,
+    empty_message: &str,
+    validate: impl Fn(&T) -> Vec<ValidationError>,
+) -> Result<(), ApiError> {
+    if items.is_empty() {
+        let error = ValidationError {
+            message: Some(empty_message.into()),
+            ..ValidationError::default()
+        };
+        return Err(invalid(prefix, vec![error]));
+    }
+    let errors: Vec<ValidationError> = items
+        .iter()
+        .enumerate()
+        .flat_map(|(i, item)| prefixed(&format!("{prefix}[{i}]"), validate(item)))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Invalid(errors))
+    }
+}
+
 async fn register_task_defs(
     runtime: web::Data<Runtime>,
     defs: web::Json<Vec<TaskDef>>,
 ) -> Result<HttpResponse, ApiError> {
     let defs = defs.into_inner();
-    if defs.is_empty() {
-        return Err(invalid(
-            "registerTaskDef.arg0",
-            vec![ValidationError {
-                message: Some("TaskDefList is empty".into()),
-                ..ValidationError::default()
-            }],
-        ));
-    }
-    let errors: Vec<ValidationError> = defs
-        .iter()
-        .enumerate()
-        .flat_map(|(i, def)| {
-            prefixed(
-                &format!("registerTaskDef.arg0[{i}]"),
-                validate_task_def(def),
-            )
-        })
-        .collect();
-    if !errors.is_empty() {
-        return Err(ApiError::Invalid(errors));
-    }
+    check_list(
+        &defs,
+        "registerTaskDef.arg0",
+        "TaskDefList is empty",
+        validate_task_def,
+    )?;
     runtime
         .blocking(move |store| store.upsert_task_defs(&defs, now_ms()))
         .await?;
@@ -178,28 +189,12 @@ async fn update_workflow_defs(
     defs: web::Json<Vec<WorkflowDef>>,
 ) -> Result<HttpResponse, ApiError> {
     let defs = defs.into_inner();
-    if defs.is_empty() {
-        return Err(invalid(
-            "updateWorkflowDef.arg0",
-            vec![ValidationError {
-                message: Some("WorkflowDefList is empty".into()),
-                ..ValidationError::default()
-            }],
-        ));
-    }
-    let errors: Vec<ValidationError> = defs
-        .iter()
-        .enumerate()
-        .flat_map(|(i, def)| {
-            prefixed(
-                &format!("updateWorkflowDef.arg0[{i}]"),
-                validate_workflow_def(def),
-            )
-        })
-        .collect();
-    if !errors.is_empty() {
-        return Err(ApiError::Invalid(errors));
-    }
+    check_list(
+        &defs,
+        "updateWorkflowDef.arg0",
+        "WorkflowDefList is empty",
+        validate_workflow_def,
+    )?;
     let names: Vec<String> = defs.iter().map(|def| def.name.clone()).collect();
     runtime
         .blocking(move |store| {

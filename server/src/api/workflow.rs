@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use baton_engine::validate::validate_workflow_def;
 use baton_engine::StartParams;
-use baton_model::{JsonMap, StartWorkflowRequest, ValidationError, WorkflowDef};
+use baton_model::{JsonMap, StartWorkflowRequest, ValidationError, Workflow, WorkflowDef};
 use serde_json::{json, Value};
 
 use super::metadata::{not_found_by_name, prefixed};
@@ -25,6 +25,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 fn not_found(workflow_id: &str) -> ApiError {
     ApiError::NotFound(format!("No such workflow found by id: {workflow_id}"))
+}
+
+/// A workflow by id, or Conductor's 404.
+async fn load(
+    runtime: &Runtime,
+    workflow_id: String,
+    include_tasks: bool,
+) -> Result<Workflow, ApiError> {
+    let lookup = workflow_id.clone();
+    runtime
+        .blocking(move |store| store.workflow(&lookup, include_tasks))
+        .await?
+        .ok_or_else(|| not_found(&workflow_id))
 }
 
 fn check_priority(priority: i32, path: &str) -> Result<(), ApiError> {
@@ -133,14 +146,8 @@ async fn get_workflow(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let include_tasks = Params::of(&req)?.bool_or("includeTasks", true)?;
-    let id = id.into_inner();
-    let lookup = id.clone();
-    let workflow = runtime
-        .blocking(move |store| store.workflow(&lookup, include_tasks))
-        .await?;
-    workflow
-        .map(|w| HttpResponse::Ok().json(w))
-        .ok_or_else(|| not_found(&id))
+    let workflow = load(&runtime, id.into_inner(), include_tasks).await?;
+    Ok(HttpResponse::Ok().json(workflow))
 }
 
 async fn get_workflow_status(
@@ -151,12 +158,7 @@ async fn get_workflow_status(
     let params = Params::of(&req)?;
     let include_output = params.bool_or("includeOutput", false)?;
     let include_variables = params.bool_or("includeVariables", false)?;
-    let id = id.into_inner();
-    let lookup = id.clone();
-    let workflow = runtime
-        .blocking(move |store| store.workflow(&lookup, false))
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    let workflow = load(&runtime, id.into_inner(), false).await?;
     let mut body = json!({"workflowId": workflow.workflow_id, "status": workflow.status});
     if let Some(correlation_id) = workflow.correlation_id.filter(|c| !c.is_empty()) {
         body["correlationId"] = Value::from(correlation_id);
@@ -177,11 +179,7 @@ async fn remove_workflow(
 ) -> Result<HttpResponse, ApiError> {
     let archive = Params::of(&req)?.bool_or("archiveWorkflow", true)?;
     let id = id.into_inner();
-    let lookup = id.clone();
-    let workflow = runtime
-        .blocking(move |store| store.workflow(&lookup, false))
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    let workflow = load(&runtime, id.clone(), false).await?;
     if archive && !workflow.status.is_terminal() {
         return Err(ApiError::BadRequest(format!(
             "Cannot archive workflow: {id} with status: {}",
