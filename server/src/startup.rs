@@ -28,7 +28,6 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
-    runtime: Runtime,
 }
 
 impl Application {
@@ -54,7 +53,7 @@ impl Application {
                 source,
             })?
             .port();
-        let data = web::Data::new(runtime.clone());
+        let data = web::Data::new(runtime);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
@@ -67,19 +66,11 @@ impl Application {
         })?
         .shutdown_timeout(10)
         .run();
-        Ok(Application {
-            port,
-            server,
-            runtime,
-        })
+        Ok(Application { port, server })
     }
 
     pub fn port(&self) -> u16 {
         self.port
-    }
-
-    pub fn runtime(&self) -> &Runtime {
-        &self.runtime
     }
 
     /// Serves until the process is told to stop (SIGINT/SIGTERM stop it gracefully).

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use baton_engine::{Decision, EngineError, IdSource, QueueOp, StartParams};
-use baton_model::{Task, TaskResult, Workflow, WorkflowDef};
+use baton_model::{Task, TaskResult, WorkflowDef};
 
 use crate::error::ApiError;
 use crate::store::{PollSpec, Store, StoreError};
@@ -120,25 +120,6 @@ impl Runtime {
         }
         embed(&mut definition.tasks, &task_defs);
         Ok(definition)
-    }
-
-    /// Applies a change to one workflow under its lock and commits the decision.
-    pub async fn change_workflow<F>(
-        &self,
-        workflow_id: String,
-        mut change: F,
-    ) -> Result<Decision, ApiError>
-    where
-        F: FnMut(Workflow, i64) -> Result<Decision, EngineError> + Send + 'static,
-    {
-        let decision = self
-            .blocking(move |store| {
-                let now = now_ms();
-                store.update_workflow(&workflow_id, &mut |workflow| change(workflow, now))
-            })
-            .await?;
-        self.wake_polls(&decision);
-        Ok(decision)
     }
 
     /// Records a worker's result. Unknown workflows and tasks are 404s; a task that
@@ -284,9 +265,5 @@ impl Runtime {
                 self.notifier.notify(queue_name);
             }
         }
-    }
-
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
     }
 }
