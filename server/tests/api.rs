@@ -810,7 +810,46 @@ async fn health_and_version_answer(db: TestDb) {
     assert_eq!(version, env!("CARGO_PKG_VERSION"));
 }
 
+async fn a_single_poll_returns_one_task_or_204(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    client
+        .register_workflow_def(&two_task_def("single"), false)
+        .await
+        .unwrap();
+    let empty = client
+        .http()
+        .get(client.url("/api/tasks/poll/single_a"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status().as_u16(), 204);
+    let empty_batch = client
+        .http()
+        .get(client.url("/api/tasks/poll/batch/single_a?timeout=0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty_batch.status().as_u16(), 200);
+    assert_eq!(empty_batch.text().await.unwrap(), "[]");
+    let id = start(client, "single", json!({"n": 1})).await;
+    let task = client
+        .poll("single_a", Some("solo"), None)
+        .await
+        .unwrap()
+        .expect("a task");
+    assert_eq!(
+        (
+            task.workflow_instance_id.as_str(),
+            task.worker_id.as_deref()
+        ),
+        (id.as_str(), Some("solo"))
+    );
+    assert!(client.poll("single_a", None, None).await.unwrap().is_none());
+}
+
 on_both_backends!(
+    a_single_poll_returns_one_task_or_204,
     a_two_task_workflow_runs_to_completed_with_its_output,
     without_output_parameters_the_workflow_output_is_the_last_tasks_output,
     a_failed_task_without_retries_fails_the_workflow_with_its_reason,
