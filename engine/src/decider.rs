@@ -6,14 +6,16 @@
 //! was scheduled, the workflow is complete.
 
 use baton_model::{
-    JsonMap, RetryLogic, StartWorkflowRequest, Task, TaskStatus, Workflow, WorkflowDef,
+    task_type, JsonMap, RetryLogic, StartWorkflowRequest, Task, TaskStatus, Workflow, WorkflowDef,
     WorkflowStatus, WorkflowTask,
 };
+
+use serde_json::Value;
 
 use crate::expression::resolve_map;
 use crate::graph::next_task;
 use crate::roots::WorkflowRoots;
-use crate::schedule::{schedule_task, task_def_of};
+use crate::schedule::{schedule_task, task_def_of, Schedule};
 use crate::{Decision, EngineError, IdSource, QueueOp};
 
 /// What a new workflow starts from, besides its definition.
@@ -99,60 +101,156 @@ pub(crate) fn decide_into(
     };
     if decision.workflow.tasks.is_empty() {
         if let Some(first) = definition.tasks.first() {
-            schedule_task(decision, first, None, 0, now, ids);
+            schedule_task(decision, Schedule::first(first), now, ids);
         }
     }
-
-    let mut index = 0;
-    while index < decision.workflow.tasks.len() {
-        let task = &decision.workflow.tasks[index];
-        index += 1;
-        if !task.status.is_terminal() || task.executed {
-            continue;
+    // System tasks finish inside the decision and JOINs complete when their branches do, so
+    // keep going until a pass changes nothing.
+    loop {
+        process_finished_tasks(decision, &definition, now, ids);
+        if decision.workflow.status != WorkflowStatus::Running
+            || !complete_ready_joins(decision, now)
+        {
+            break;
         }
-        let task_id = task.task_id.clone();
-        let position = index - 1;
-        decision.workflow.tasks[position].executed = true;
-        decision.touch(&task_id);
-        let task = decision.workflow.tasks[position].clone();
-        if task.status.is_successful() {
-            schedule_next(decision, &definition, &task, now, ids);
-            continue;
-        }
-        let workflow_task = task.workflow_task.clone().unwrap_or_default();
-        if let Some(delay_seconds) = retry_delay(&task, &workflow_task) {
-            decision.workflow.tasks[position].retried = true;
-            schedule_task(
-                decision,
-                &workflow_task,
-                Some(&task),
-                delay_seconds,
-                now,
-                ids,
-            );
-            continue;
-        }
-        if workflow_task.optional {
-            decision.workflow.tasks[position].status = TaskStatus::CompletedWithErrors;
-            schedule_next(decision, &definition, &task, now, ids);
-            continue;
-        }
-        fail_workflow(decision, &task, now);
-        return Ok(());
     }
-
-    let all_done = decision
-        .workflow
-        .tasks
-        .iter()
-        .all(|task| task.status.is_terminal());
-    if all_done {
+    if decision.workflow.status == WorkflowStatus::Running
+        && decision
+            .workflow
+            .tasks
+            .iter()
+            .all(|task| task.status.is_terminal())
+    {
         finish_workflow(decision, WorkflowStatus::Completed, None, now);
     }
     if !decision.is_noop() {
         decision.workflow.update_time = now;
     }
     Ok(())
+}
+
+/// Handles each terminal task not yet `executed`, in sequence order: schedules what follows
+/// a success (tasks scheduled on the way are handled in the same pass), retries or fails
+/// after a failure.
+fn process_finished_tasks(
+    decision: &mut Decision,
+    definition: &WorkflowDef,
+    now: i64,
+    ids: &mut dyn IdSource,
+) {
+    let mut position = 0;
+    while position < decision.workflow.tasks.len() {
+        let current = &decision.workflow.tasks[position];
+        position += 1;
+        if !current.status.is_terminal() || current.executed {
+            continue;
+        }
+        decision.workflow.tasks[position - 1].executed = true;
+        let task = decision.workflow.tasks[position - 1].clone();
+        decision.touch(&task.task_id);
+        if task.status.is_successful() {
+            if task.task_type == task_type::TERMINATE {
+                terminate_workflow(decision, &task, now);
+                return;
+            }
+            schedule_next(decision, definition, &task, now, ids);
+            continue;
+        }
+        let workflow_task = task.workflow_task.clone().unwrap_or_default();
+        if let Some(delay_seconds) = retry_delay(&task, &workflow_task) {
+            decision.workflow.tasks[position - 1].retried = true;
+            let retry = Schedule {
+                workflow_task: &workflow_task,
+                retry_of: Some(&task),
+                delay_seconds,
+            };
+            schedule_task(decision, retry, now, ids);
+            continue;
+        }
+        if workflow_task.optional {
+            decision.workflow.tasks[position - 1].status = TaskStatus::CompletedWithErrors;
+            schedule_next(decision, definition, &task, now, ids);
+            continue;
+        }
+        fail_workflow(decision, &task, now);
+        return;
+    }
+}
+
+/// Completes every JOIN whose `joinOn` tasks have all finished. Returns whether any did.
+fn complete_ready_joins(decision: &mut Decision, now: i64) -> bool {
+    let mut completed = Vec::new();
+    for (position, join) in decision.workflow.tasks.iter().enumerate() {
+        if join.task_type != task_type::JOIN || join.status.is_terminal() {
+            continue;
+        }
+        let join_on = join
+            .workflow_task
+            .as_ref()
+            .map(|t| t.join_on.clone())
+            .unwrap_or_default();
+        let joined: Option<Vec<&Task>> = join_on
+            .iter()
+            .map(|reference| {
+                decision
+                    .workflow
+                    .task_by_ref_name(reference)
+                    .filter(|t| t.status.is_terminal())
+            })
+            .collect();
+        let Some(joined) = joined else { continue };
+        let with_errors = joined
+            .iter()
+            .any(|t| t.status == TaskStatus::CompletedWithErrors);
+        let output: JsonMap = joined
+            .iter()
+            .map(|t| {
+                (
+                    t.reference_task_name.clone(),
+                    Value::Object(t.output_data.clone()),
+                )
+            })
+            .collect();
+        completed.push((position, with_errors, output));
+    }
+    let any = !completed.is_empty();
+    for (position, with_errors, output) in completed {
+        let join = &mut decision.workflow.tasks[position];
+        join.status = if with_errors {
+            TaskStatus::CompletedWithErrors
+        } else {
+            TaskStatus::Completed
+        };
+        join.output_data = output;
+        join.end_time = now;
+        join.update_time = now;
+        let task_id = join.task_id.clone();
+        decision.touch(&task_id);
+    }
+    any
+}
+
+/// Ends the workflow as a TERMINATE task says: its status, reason and output.
+fn terminate_workflow(decision: &mut Decision, task: &Task, now: i64) {
+    let status = match task
+        .input_data
+        .get("terminationStatus")
+        .and_then(Value::as_str)
+    {
+        Some("FAILED") => WorkflowStatus::Failed,
+        _ => WorkflowStatus::Completed,
+    };
+    let reason = task
+        .input_data
+        .get("terminationReason")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    finish_workflow(decision, status, reason, now);
+    if let Some(Value::Object(output)) = task.input_data.get("workflowOutput") {
+        if !output.is_empty() {
+            decision.workflow.output = output.clone();
+        }
+    }
 }
 
 fn schedule_next(
@@ -163,7 +261,7 @@ fn schedule_next(
     ids: &mut dyn IdSource,
 ) {
     if let Some(next) = next_task(definition, &task.reference_task_name) {
-        schedule_task(decision, next, None, 0, now, ids);
+        schedule_task(decision, Schedule::first(next), now, ids);
     }
 }
 

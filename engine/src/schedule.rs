@@ -1,8 +1,11 @@
-//! Turning a definition's task into a scheduled task, with its input resolved and its queue entry.
+//! Turning a definition's task into a scheduled task: input resolved, and either queued for a
+//! worker or, for the system tasks that run inside the decision, carried out at once.
 
-use baton_model::{task_type, Task, TaskDef, TaskStatus, Workflow, WorkflowTask};
+use baton_model::{task_type, JsonMap, Task, TaskDef, TaskStatus, Workflow, WorkflowTask};
+use serde_json::{json, Value};
 
 use crate::expression::resolve_map;
+use crate::graph::following_sibling;
 use crate::roots::WorkflowRoots;
 use crate::{lease_ms, queue_name, Decision, IdSource, QueueOp};
 
@@ -17,18 +20,119 @@ pub fn task_def_of(workflow_task: &WorkflowTask) -> TaskDef {
         })
 }
 
-/// Builds the task for `workflow_task`, adds it to the workflow, and queues it.
+/// What `schedule_task` is asked to schedule.
+pub struct Schedule<'a> {
+    pub workflow_task: &'a WorkflowTask,
+    /// The failed task this one retries, if it is a retry.
+    pub retry_of: Option<&'a Task>,
+    /// Extra delay before a worker may poll it (retry backoff).
+    pub delay_seconds: i64,
+}
+
+impl<'a> Schedule<'a> {
+    pub fn first(workflow_task: &'a WorkflowTask) -> Self {
+        Schedule {
+            workflow_task,
+            retry_of: None,
+            delay_seconds: 0,
+        }
+    }
+}
+
+/// Adds the task for `request.workflow_task` to the workflow: queued for a worker, or carried
+/// out now for system tasks. A reference that already has a task is not scheduled again
+/// (a JOIN reached from each of its branches), unless this is a retry.
 pub fn schedule_task(
     decision: &mut Decision,
-    workflow_task: &WorkflowTask,
-    retry_of: Option<&Task>,
-    delay_seconds: i64,
+    request: Schedule<'_>,
     now: i64,
     ids: &mut dyn IdSource,
 ) {
+    let workflow_task = request.workflow_task;
+    let already_scheduled = decision
+        .workflow
+        .tasks
+        .iter()
+        .any(|task| task.reference_task_name == workflow_task.task_reference_name);
+    if already_scheduled && request.retry_of.is_none() {
+        return;
+    }
+    let mut task = new_task(&decision.workflow, &request, now, ids);
+    match workflow_task.r#type.as_str() {
+        task_type::SWITCH | task_type::DECISION => {
+            let case = selected_case(workflow_task, &task.input_data);
+            let branch = branch_for(workflow_task, &case);
+            complete(
+                &mut task,
+                now,
+                json!({"evaluationResult": [case], "selectedCase": case}),
+            );
+            // With tasks in the branch, the flow goes through them and on from the branch's
+            // end; an empty branch continues straight after the switch.
+            task.executed = !branch.is_empty();
+            add(decision, task);
+            if let Some(first) = branch.first() {
+                schedule_task(decision, Schedule::first(first), now, ids);
+            }
+        }
+        task_type::FORK_JOIN => {
+            task.task_type = "FORK".into();
+            complete(&mut task, now, json!({}));
+            task.executed = true;
+            let fork_ref = task.reference_task_name.clone();
+            add(decision, task);
+            for branch in &workflow_task.fork_tasks {
+                if let Some(first) = branch.first() {
+                    schedule_task(decision, Schedule::first(first), now, ids);
+                }
+            }
+            let definition = decision.workflow.workflow_definition.clone();
+            if let Some(join) = definition
+                .as_ref()
+                .and_then(|def| following_sibling(def, &fork_ref))
+            {
+                schedule_task(decision, Schedule::first(join), now, ids);
+            }
+        }
+        task_type::JOIN => {
+            task.status = TaskStatus::InProgress;
+            task.start_time = now;
+            task.input_data
+                .insert("joinOn".into(), json!(workflow_task.join_on));
+            add(decision, task);
+        }
+        task_type::SET_VARIABLE => {
+            for (key, value) in &task.input_data {
+                decision
+                    .workflow
+                    .variables
+                    .insert(key.clone(), value.clone());
+            }
+            complete(&mut task, now, json!({}));
+            add(decision, task);
+        }
+        task_type::TERMINATE => {
+            let output = task
+                .input_data
+                .get("workflowOutput")
+                .cloned()
+                .unwrap_or(json!({}));
+            complete(&mut task, now, json!({"output": output}));
+            add(decision, task);
+        }
+        task_type::NOOP => {
+            complete(&mut task, now, json!({}));
+            add(decision, task);
+        }
+        _ => queue_for_worker(decision, task, &request, now),
+    }
+}
+
+/// The task as scheduled, before any type-specific handling.
+fn new_task(workflow: &Workflow, request: &Schedule<'_>, now: i64, ids: &mut dyn IdSource) -> Task {
+    let workflow_task = request.workflow_task;
     let task_id = ids.next_id();
     let task_def = task_def_of(workflow_task);
-    let workflow = &decision.workflow;
     let mut input = task_def.input_template.clone();
     input.extend(resolve_map(
         &workflow_task.input_parameters,
@@ -37,21 +141,28 @@ pub fn schedule_task(
             new_task_id: Some(&task_id),
         },
     ));
-    let task_type = if workflow_task.r#type == task_type::SIMPLE || workflow_task.r#type.is_empty()
-    {
+    let is_worker_task =
+        workflow_task.r#type == task_type::SIMPLE || workflow_task.r#type.is_empty();
+    let task_type = if is_worker_task {
         workflow_task.name.clone()
     } else {
         workflow_task.r#type.clone()
     };
-    let domain = domain_for(workflow, &task_type);
-    let task = Task {
-        task_id: task_id.clone(),
+    let domain = if is_worker_task {
+        domain_for(workflow, &task_type)
+    } else {
+        None
+    };
+    Task {
+        task_id,
         task_type,
         status: TaskStatus::Scheduled,
         input_data: input,
         reference_task_name: workflow_task.task_reference_name.clone(),
-        retry_count: retry_of.map_or(0, |previous| previous.retry_count + 1),
-        retried_task_id: retry_of.map(|previous| previous.task_id.clone()),
+        retry_count: request
+            .retry_of
+            .map_or(0, |previous| previous.retry_count + 1),
+        retried_task_id: request.retry_of.map(|previous| previous.task_id.clone()),
         seq: next_seq(workflow),
         correlation_id: workflow.correlation_id.clone(),
         task_def_name: workflow_task.name.clone(),
@@ -62,28 +173,63 @@ pub fn schedule_task(
         workflow_instance_id: workflow.workflow_id.clone(),
         workflow_type: workflow.workflow_name().map(str::to_owned),
         workflow_task: Some(workflow_task.clone()),
-        domain: domain.clone(),
+        domain,
         rate_limit_per_frequency: task_def.rate_limit_per_frequency,
         rate_limit_frequency_in_seconds: task_def.rate_limit_frequency_in_seconds,
         workflow_priority: workflow.priority,
         isolation_group_id: task_def.isolation_group_id.clone(),
         execution_name_space: task_def.execution_name_space.clone(),
         ..Task::default()
-    };
-    let visible_at = now
-        + delay_seconds
-            .max(i64::from(workflow_task.start_delay))
-            .max(0)
-            * 1000;
+    }
+}
+
+fn queue_for_worker(decision: &mut Decision, task: Task, request: &Schedule<'_>, now: i64) {
+    let start_delay = i64::from(request.workflow_task.start_delay);
+    let visible_at = now + request.delay_seconds.max(start_delay).max(0) * 1000;
     decision.queue.push(QueueOp::Push {
-        queue_name: queue_name(&task.task_type, domain.as_deref()),
-        task_id: task_id.clone(),
-        priority: workflow.priority,
+        queue_name: queue_name(&task.task_type, task.domain.as_deref()),
+        task_id: task.task_id.clone(),
+        priority: decision.workflow.priority,
         visible_at,
         lease_ms: lease_ms(&task),
     });
+    add(decision, task);
+}
+
+fn add(decision: &mut Decision, task: Task) {
+    let task_id = task.task_id.clone();
     decision.workflow.tasks.push(task);
     decision.touch(&task_id);
+}
+
+/// Marks a system task done at `now` with `output`.
+fn complete(task: &mut Task, now: i64, output: Value) {
+    task.status = TaskStatus::Completed;
+    task.start_time = now;
+    task.end_time = now;
+    if let Value::Object(output) = output {
+        task.output_data = output;
+    }
+}
+
+/// The case a SWITCH or DECISION selects, as text (Conductor compares case names as strings).
+fn selected_case(workflow_task: &WorkflowTask, input: &JsonMap) -> String {
+    let key = match workflow_task.r#type.as_str() {
+        task_type::DECISION => workflow_task.case_value_param.as_deref(),
+        _ => workflow_task.expression.as_deref(),
+    };
+    match key.and_then(|key| input.get(key)) {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Null) | None => "null".to_owned(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn branch_for<'d>(workflow_task: &'d WorkflowTask, case: &str) -> &'d [WorkflowTask] {
+    workflow_task
+        .decision_cases
+        .get(case)
+        .map_or(workflow_task.default_case.as_slice(), Vec::as_slice)
 }
 
 fn next_seq(workflow: &Workflow) -> i32 {

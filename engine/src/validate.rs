@@ -3,11 +3,20 @@
 
 use std::collections::HashSet;
 
-use baton_model::{task_type, TaskDef, ValidationError, WorkflowDef};
+use baton_model::{task_type, TaskDef, ValidationError, WorkflowDef, WorkflowTask};
 
 /// System task types this build of the engine can run. Others are rejected at
 /// registration so a workflow never starts only to stall on a task nobody executes.
-const RUNNABLE_SYSTEM_TYPES: &[&str] = &[task_type::SIMPLE];
+const RUNNABLE_SYSTEM_TYPES: &[&str] = &[
+    task_type::SIMPLE,
+    task_type::SWITCH,
+    task_type::DECISION,
+    task_type::FORK_JOIN,
+    task_type::JOIN,
+    task_type::SET_VARIABLE,
+    task_type::TERMINATE,
+    task_type::NOOP,
+];
 
 /// Every Conductor system task type, runnable here or not.
 const SYSTEM_TYPES: &[&str] = &[
@@ -99,6 +108,7 @@ pub fn validate_workflow_def(def: &WorkflowDef) -> Vec<ValidationError> {
                 Some(task.task_reference_name.clone()),
             ));
         }
+        errors.extend(check_task_type(def, task));
         let kind = task.r#type.as_str();
         if SYSTEM_TYPES.contains(&kind) && !RUNNABLE_SYSTEM_TYPES.contains(&kind) {
             errors.push(error(
@@ -110,6 +120,108 @@ pub fn validate_workflow_def(def: &WorkflowDef) -> Vec<ValidationError> {
                 Some(kind.to_string()),
             ));
         }
+    }
+    errors
+}
+
+/// The fields each system task type needs, with Conductor's wording
+/// (`<field> field is required for taskType: <type> taskName: <name>`).
+fn check_task_type(def: &WorkflowDef, task: &WorkflowTask) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+    let name = &task.name;
+    let kind = task.r#type.as_str();
+    let required = |field: &str| {
+        error(
+            "tasks",
+            format!("{field} field is required for taskType: {kind} taskName: {name}"),
+            None,
+        )
+    };
+    match kind {
+        task_type::SWITCH => {
+            match task.evaluator_type.as_deref() {
+                None | Some("") => errors.push(required("evaluatorType")),
+                Some("value-param") => {}
+                Some(other) => errors.push(error(
+                    "tasks",
+                    format!("task {}: evaluatorType {other} is not supported by this version of Baton yet (use value-param)", task.task_reference_name),
+                    Some(other.to_owned()),
+                )),
+            }
+            if task.expression.as_deref().is_none_or(str::is_empty) {
+                errors.push(required("expression"));
+            }
+        }
+        task_type::DECISION if task.case_value_param.as_deref().is_none_or(str::is_empty) => {
+            if task
+                .case_expression
+                .as_deref()
+                .is_some_and(|e| !e.is_empty())
+            {
+                errors.push(error(
+                    "tasks",
+                    format!("task {}: caseExpression is not supported by this version of Baton yet (use caseValueParam)", task.task_reference_name),
+                    None,
+                ));
+            } else {
+                errors.push(required("caseValueParam or caseExpression"));
+            }
+        }
+        task_type::FORK_JOIN => {
+            if task.fork_tasks.iter().all(Vec::is_empty) {
+                errors.push(error(
+                    "tasks",
+                    format!("forkTasks should have atleast one task for taskType: FORK_JOIN taskName: {name}"),
+                    None,
+                ));
+            }
+            let followed_by_join = crate::graph::following_sibling(def, &task.task_reference_name)
+                .is_some_and(|next| next.r#type == task_type::JOIN);
+            if !followed_by_join {
+                errors.push(error(
+                    "tasks",
+                    format!(
+                        "task {}: a FORK_JOIN must be followed by a JOIN",
+                        task.task_reference_name
+                    ),
+                    None,
+                ));
+            }
+        }
+        task_type::JOIN => {
+            for reference in &task.join_on {
+                if def.task_by_ref_name(reference).is_none() {
+                    errors.push(error(
+                        "tasks",
+                        format!("task {}: joinOn names {reference}, which is not a task of this workflow", task.task_reference_name),
+                        Some(reference.clone()),
+                    ));
+                }
+            }
+        }
+        task_type::TERMINATE => {
+            if task.optional {
+                errors.push(error(
+                    "tasks",
+                    format!("terminate task cannot be optional, taskName: {name}"),
+                    None,
+                ));
+            }
+            let status = task
+                .input_parameters
+                .get("terminationStatus")
+                .and_then(|v| v.as_str());
+            let valid =
+                status.is_some_and(|s| s == "COMPLETED" || s == "FAILED" || s.starts_with("${"));
+            if !valid {
+                errors.push(error(
+                    "tasks",
+                    format!("terminate task must have an terminationStatus parameter and must be set to COMPLETED or FAILED, taskName: {name}"),
+                    None,
+                ));
+            }
+        }
+        _ => {}
     }
     errors
 }
@@ -152,6 +264,73 @@ pub fn validate_task_def(def: &TaskDef) -> Vec<ValidationError> {
 
 #[cfg(test)]
 mod tests {
+    fn messages(d: &WorkflowDef) -> Vec<String> {
+        validate_workflow_def(d)
+            .into_iter()
+            .filter_map(|e| e.message)
+            .collect()
+    }
+
+    #[test]
+    fn a_switch_needs_an_evaluator_and_an_expression() {
+        let d = def(
+            json!({"name": "w", "tasks": [{"name": "s", "taskReferenceName": "s1", "type": "SWITCH"}]}),
+        );
+        let found = messages(&d);
+        assert!(
+            found
+                .iter()
+                .any(|m| m == "evaluatorType field is required for taskType: SWITCH taskName: s"),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|m| m == "expression field is required for taskType: SWITCH taskName: s"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_join_naming_an_unknown_task_is_named_in_the_error() {
+        let d = def(json!({"name": "w", "tasks": [
+            {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN", "forkTasks": [[{"name": "a", "taskReferenceName": "a"}]]},
+            {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["a", "ghost"]}]}));
+        assert_eq!(
+            messages(&d),
+            vec!["task j: joinOn names ghost, which is not a task of this workflow"]
+        );
+    }
+
+    #[test]
+    fn a_fork_without_a_join_after_it_or_without_branches_is_rejected() {
+        let d = def(
+            json!({"name": "w", "tasks": [{"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN", "forkTasks": []}]}),
+        );
+        let found = messages(&d);
+        assert!(
+            found
+                .iter()
+                .any(|m| m.contains("forkTasks should have atleast one task")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|m| m.contains("must be followed by a JOIN")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_terminate_needs_a_valid_status_and_cannot_be_optional() {
+        let d = def(
+            json!({"name": "w", "tasks": [{"name": "t", "taskReferenceName": "t", "type": "TERMINATE", "optional": true,
+            "inputParameters": {"terminationStatus": "MAYBE"}}]}),
+        );
+        assert_eq!(messages(&d).len(), 2);
+    }
+
     use super::*;
     use serde_json::json;
 
@@ -192,7 +371,7 @@ mod tests {
     #[test]
     fn a_system_task_this_build_cannot_run_is_rejected() {
         let d = def(
-            json!({"name": "w", "tasks": [{"name": "s", "taskReferenceName": "s1", "type": "SWITCH"}]}),
+            json!({"name": "w", "tasks": [{"name": "s", "taskReferenceName": "s1", "type": "DO_WHILE"}]}),
         );
         let errors = validate_workflow_def(&d);
         assert_eq!(errors[0].path.as_deref(), Some("tasks.type"));

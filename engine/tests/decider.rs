@@ -428,3 +428,216 @@ fn deciding_twice_changes_nothing_the_second_time() {
     assert!(again.is_noop());
     assert_eq!(again.workflow.tasks, run.workflow.tasks);
 }
+
+// ---- Operators and system tasks that run inside the decision ----
+
+fn statuses(run: &Run) -> Vec<(String, TaskStatus)> {
+    run.workflow
+        .tasks
+        .iter()
+        .map(|t| (t.reference_task_name.clone(), t.status))
+        .collect()
+}
+
+fn switch_def(evaluator: Value) -> WorkflowDef {
+    let mut switch = json!({"name": "route", "taskReferenceName": "route", "type": "SWITCH",
+        "inputParameters": {"kind": "${workflow.input.kind}"},
+        "decisionCases": {
+            "fast": [{"name": "fast_a", "taskReferenceName": "fast_a"}, {"name": "fast_b", "taskReferenceName": "fast_b"}],
+            "empty": []
+        },
+        "defaultCase": [{"name": "slow", "taskReferenceName": "slow"}]});
+    for (key, value) in evaluator.as_object().unwrap() {
+        switch[key] = value.clone();
+    }
+    definition(
+        json!({"name": "sw", "tasks": [switch, {"name": "after", "taskReferenceName": "after"}]}),
+    )
+}
+
+#[test]
+fn a_switch_runs_the_selected_case_then_continues_after_it() {
+    let (mut run, decision) = Run::start(
+        switch_def(json!({"evaluatorType": "value-param", "expression": "kind"})),
+        json!({"kind": "fast"}),
+    );
+    let route = run.task("route");
+    assert_eq!(route.status, TaskStatus::Completed);
+    assert_eq!(route.task_type, "SWITCH");
+    assert_eq!(
+        route.output_data,
+        map(json!({"evaluationResult": ["fast"], "selectedCase": "fast"}))
+    );
+    assert_eq!(
+        pushes(&decision)
+            .iter()
+            .map(|p| p.0.as_str())
+            .collect::<Vec<_>>(),
+        vec!["fast_a"]
+    );
+    run.report("fast_a", TaskResultStatus::Completed, json!({}));
+    run.report("fast_b", TaskResultStatus::Completed, json!({}));
+    assert_eq!(
+        run.task("after").status,
+        TaskStatus::Scheduled,
+        "the flow continues after the switch"
+    );
+    let done = run.report("after", TaskResultStatus::Completed, json!({}));
+    assert_eq!(done.workflow.status, WorkflowStatus::Completed);
+    assert!(run.workflow.task_by_ref_name("slow").is_none());
+}
+
+#[test]
+fn an_unmatched_switch_value_takes_the_default_case() {
+    let (run, _) = Run::start(
+        switch_def(json!({"evaluatorType": "value-param", "expression": "kind"})),
+        json!({"kind": "other"}),
+    );
+    assert_eq!(
+        run.task("route").output_data["selectedCase"],
+        json!("other")
+    );
+    assert_eq!(run.task("slow").status, TaskStatus::Scheduled);
+}
+
+#[test]
+fn an_empty_case_goes_straight_to_the_task_after_the_switch() {
+    let (run, _) = Run::start(
+        switch_def(json!({"evaluatorType": "value-param", "expression": "kind"})),
+        json!({"kind": "empty"}),
+    );
+    assert_eq!(
+        statuses(&run),
+        vec![
+            ("route".into(), TaskStatus::Completed),
+            ("after".into(), TaskStatus::Scheduled)
+        ]
+    );
+}
+
+#[test]
+fn the_deprecated_decision_selects_by_case_value_param() {
+    let mut def = switch_def(json!({"caseValueParam": "kind"}));
+    def.tasks[0].r#type = "DECISION".into();
+    let (run, _) = Run::start(def, json!({"kind": "fast"}));
+    assert_eq!(run.task("route").task_type, "DECISION");
+    assert_eq!(run.task("fast_a").status, TaskStatus::Scheduled);
+}
+
+fn fork_def(join_on: Value, optional_b: bool) -> WorkflowDef {
+    definition(json!({"name": "fj", "tasks": [
+        {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN", "forkTasks": [
+            [{"name": "a1", "taskReferenceName": "a1"}, {"name": "a2", "taskReferenceName": "a2"}],
+            [{"name": "b1", "taskReferenceName": "b1", "optional": optional_b, "taskDefinition": {"name": "b1", "retryCount": 0}}]
+        ]},
+        {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": join_on},
+        {"name": "end", "taskReferenceName": "end"}
+    ]}))
+}
+
+#[test]
+fn a_fork_starts_every_branch_and_the_join_waits_for_all_of_them() {
+    let (mut run, decision) = Run::start(fork_def(json!(["a2", "b1"]), false), json!({}));
+    let mut queued: Vec<_> = pushes(&decision).into_iter().map(|p| p.0).collect();
+    queued.sort();
+    assert_eq!(queued, vec!["a1", "b1"]);
+    assert_eq!(run.task("fork").task_type, "FORK");
+    assert_eq!(run.task("join").status, TaskStatus::InProgress);
+    assert_eq!(run.task("join").input_data["joinOn"], json!(["a2", "b1"]));
+
+    run.report("b1", TaskResultStatus::Completed, json!({"b": 1}));
+    run.report("a1", TaskResultStatus::Completed, json!({}));
+    assert_eq!(
+        run.task("join").status,
+        TaskStatus::InProgress,
+        "a2 is still to run"
+    );
+    let decision = run.report("a2", TaskResultStatus::Completed, json!({"a": 2}));
+    let join = run.task("join");
+    assert_eq!(join.status, TaskStatus::Completed);
+    assert_eq!(
+        join.output_data,
+        map(json!({"a2": {"a": 2}, "b1": {"b": 1}}))
+    );
+    assert_eq!(run.task("end").status, TaskStatus::Scheduled);
+    assert_eq!(
+        pushes(&decision).len(),
+        1,
+        "the join is scheduled once, not once per branch"
+    );
+}
+
+#[test]
+fn an_optional_branch_failure_completes_the_join_with_errors() {
+    let (mut run, _) = Run::start(fork_def(json!(["a2", "b1"]), true), json!({}));
+    run.report("b1", TaskResultStatus::Failed, json!({}));
+    run.report("a1", TaskResultStatus::Completed, json!({}));
+    run.report("a2", TaskResultStatus::Completed, json!({}));
+    assert_eq!(run.task("join").status, TaskStatus::CompletedWithErrors);
+    let done = run.report("end", TaskResultStatus::Completed, json!({}));
+    assert_eq!(done.workflow.status, WorkflowStatus::Completed);
+}
+
+#[test]
+fn a_join_with_nothing_to_wait_on_completes_at_once() {
+    let (run, _) = Run::start(fork_def(json!([]), false), json!({}));
+    assert_eq!(run.task("join").status, TaskStatus::Completed);
+    assert_eq!(run.task("end").status, TaskStatus::Scheduled);
+}
+
+#[test]
+fn a_required_branch_failure_fails_the_workflow() {
+    let (mut run, _) = Run::start(fork_def(json!(["a2", "b1"]), false), json!({}));
+    let decision = run.report("b1", TaskResultStatus::Failed, json!({}));
+    assert_eq!(decision.workflow.status, WorkflowStatus::Failed);
+    assert_eq!(run.task("a1").status, TaskStatus::Canceled);
+    assert_eq!(run.task("join").status, TaskStatus::Canceled);
+}
+
+#[test]
+fn set_variable_noop_and_terminate_run_inside_the_decision() {
+    let def = definition(json!({"name": "sys", "tasks": [
+        {"name": "set", "taskReferenceName": "set", "type": "SET_VARIABLE", "inputParameters": {"stage": "${workflow.input.stage}", "n": 1}},
+        {"name": "nothing", "taskReferenceName": "nothing", "type": "NOOP"},
+        {"name": "stop", "taskReferenceName": "stop", "type": "TERMINATE", "inputParameters": {
+            "terminationStatus": "FAILED", "terminationReason": "stage was ${workflow.variables.stage}",
+            "workflowOutput": {"stage": "${workflow.variables.stage}"}}},
+        {"name": "never", "taskReferenceName": "never"}
+    ]}));
+    let (run, decision) = Run::start(def, json!({"stage": "beta"}));
+    assert_eq!(
+        decision.workflow.variables,
+        map(json!({"stage": "beta", "n": 1}))
+    );
+    assert_eq!(decision.workflow.status, WorkflowStatus::Failed);
+    assert_eq!(
+        decision.workflow.reason_for_incompletion.as_deref(),
+        Some("stage was beta")
+    );
+    assert_eq!(decision.workflow.output, map(json!({"stage": "beta"})));
+    assert!(run.workflow.task_by_ref_name("never").is_none());
+    assert!(pushes(&decision).is_empty());
+    assert!(run
+        .workflow
+        .tasks
+        .iter()
+        .all(|t| t.status == TaskStatus::Completed));
+}
+
+#[test]
+fn a_switch_inside_a_fork_branch_leads_to_the_join() {
+    let def = definition(json!({"name": "nested", "tasks": [
+        {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN", "forkTasks": [
+            [{"name": "s", "taskReferenceName": "s", "type": "SWITCH", "evaluatorType": "value-param", "expression": "k",
+              "inputParameters": {"k": "${workflow.input.k}"},
+              "decisionCases": {"x": [{"name": "x1", "taskReferenceName": "x1"}]}}],
+            [{"name": "y1", "taskReferenceName": "y1"}]
+        ]},
+        {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["s", "y1"]}
+    ]}));
+    let (mut run, _) = Run::start(def, json!({"k": "x"}));
+    run.report("y1", TaskResultStatus::Completed, json!({}));
+    let decision = run.report("x1", TaskResultStatus::Completed, json!({}));
+    assert_eq!(run.task("join").status, TaskStatus::Completed);
+    assert_eq!(decision.workflow.status, WorkflowStatus::Completed);
+}

@@ -1,0 +1,190 @@
+//! System tasks that run inside the decision, end to end through the API.
+
+mod support;
+
+use baton_client::{BatonClient, PollRequest};
+use baton_model::{JsonMap, TaskResult, TaskResultStatus, TaskStatus, WorkflowDef, WorkflowStatus};
+use serde_json::{json, Value};
+use support::{spawn_app, TestDb};
+
+fn map(value: Value) -> JsonMap {
+    value.as_object().expect("an object").clone()
+}
+
+/// SET_VARIABLE, then a SWITCH on the input: "split" forks into two worker branches joined
+/// before a TERMINATE; anything else takes a NOOP.
+fn definition() -> WorkflowDef {
+    serde_json::from_value(json!({
+        "name": "operators",
+        "tasks": [
+            {"name": "remember", "taskReferenceName": "remember", "type": "SET_VARIABLE",
+             "inputParameters": {"mode": "${workflow.input.mode}"}},
+            {"name": "route", "taskReferenceName": "route", "type": "SWITCH", "evaluatorType": "value-param",
+             "expression": "mode", "inputParameters": {"mode": "${workflow.variables.mode}"},
+             "decisionCases": {"split": [
+                {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN", "forkTasks": [
+                    [{"name": "ops_left", "taskReferenceName": "left", "inputParameters": {"x": 1}}],
+                    [{"name": "ops_right", "taskReferenceName": "right", "inputParameters": {"x": 2}}]
+                ]},
+                {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["left", "right"]},
+                {"name": "stop", "taskReferenceName": "stop", "type": "TERMINATE", "inputParameters": {
+                    "terminationStatus": "COMPLETED",
+                    "workflowOutput": {"left": "${join.output.left.v}", "right": "${join.output.right.v}"}}}
+             ]},
+             "defaultCase": [{"name": "skip", "taskReferenceName": "skip", "type": "NOOP"}]},
+            {"name": "ops_after", "taskReferenceName": "after"}
+        ]
+    }))
+    .unwrap()
+}
+
+async fn complete_one(client: &BatonClient, task_type: &str, output: Value) {
+    let poll = PollRequest {
+        count: 1,
+        timeout_ms: 2000,
+        worker_id: Some("w".into()),
+        domain: None,
+    };
+    let task = client
+        .batch_poll(task_type, &poll)
+        .await
+        .unwrap()
+        .pop()
+        .expect("a task to work");
+    let result = TaskResult {
+        workflow_instance_id: task.workflow_instance_id.clone(),
+        task_id: task.task_id.clone(),
+        status: Some(TaskResultStatus::Completed),
+        output_data: map(output),
+        ..TaskResult::default()
+    };
+    client.update_task(&result).await.unwrap();
+}
+
+async fn a_switch_into_a_fork_join_then_terminate_completes_with_the_joined_output(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    client
+        .register_workflow_def(&definition(), false)
+        .await
+        .unwrap();
+    let id = client
+        .start_workflow_by_name(
+            "operators",
+            None,
+            None,
+            None,
+            &map(json!({"mode": "split"})),
+        )
+        .await
+        .unwrap();
+
+    complete_one(client, "ops_right", json!({"v": "R"})).await;
+    let running = client.get_workflow(&id, true).await.unwrap();
+    assert_eq!(running.status, WorkflowStatus::Running);
+    assert_eq!(running.variables["mode"], json!("split"));
+    complete_one(client, "ops_left", json!({"v": "L"})).await;
+
+    let workflow = client.get_workflow(&id, true).await.unwrap();
+    assert_eq!(workflow.status, WorkflowStatus::Completed);
+    assert_eq!(workflow.output, map(json!({"left": "L", "right": "R"})));
+    let types: Vec<(&str, TaskStatus)> = workflow
+        .tasks
+        .iter()
+        .map(|t| (t.task_type.as_str(), t.status))
+        .collect();
+    assert_eq!(
+        types[..3],
+        [
+            ("SET_VARIABLE", TaskStatus::Completed),
+            ("SWITCH", TaskStatus::Completed),
+            ("FORK", TaskStatus::Completed)
+        ]
+    );
+    assert!(
+        workflow
+            .tasks
+            .iter()
+            .all(|t| t.reference_task_name != "after"),
+        "TERMINATE ended the workflow"
+    );
+    assert_eq!(client.queue_size("ops_after", None).await.unwrap(), 0);
+}
+
+async fn the_default_case_runs_a_noop_and_continues(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    client
+        .register_workflow_def(&definition(), false)
+        .await
+        .unwrap();
+    let id = client
+        .start_workflow_by_name(
+            "operators",
+            None,
+            None,
+            None,
+            &map(json!({"mode": "plain"})),
+        )
+        .await
+        .unwrap();
+    complete_one(client, "ops_after", json!({"done": true})).await;
+    let workflow = client.get_workflow(&id, true).await.unwrap();
+    assert_eq!(workflow.status, WorkflowStatus::Completed);
+    assert_eq!(workflow.output, map(json!({"done": true})));
+    let skip = workflow
+        .tasks
+        .iter()
+        .find(|t| t.reference_task_name == "skip")
+        .expect("the NOOP ran");
+    assert_eq!(
+        (skip.task_type.as_str(), skip.status),
+        ("NOOP", TaskStatus::Completed)
+    );
+}
+
+async fn invalid_operator_definitions_are_400s_that_name_the_task(db: TestDb) {
+    let app = spawn_app(db).await;
+    let mut bad_join = definition();
+    bad_join.tasks[1].decision_cases.get_mut("split").unwrap()[1]
+        .join_on
+        .push("ghost".into());
+    let error = app
+        .client
+        .register_workflow_def(&bad_join, false)
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), Some(400));
+    let messages: Vec<String> = error
+        .error_response()
+        .unwrap()
+        .validation_errors
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|e| e.message)
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("task join") && m.contains("ghost")),
+        "{messages:?}"
+    );
+
+    let mut no_expression = definition();
+    no_expression.tasks[1].expression = None;
+    let error = app
+        .client
+        .register_workflow_def(&no_expression, false)
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), Some(400));
+    assert!(format!("{:?}", error.error_response())
+        .contains("expression field is required for taskType: SWITCH taskName: route"));
+}
+
+on_both_backends!(
+    a_switch_into_a_fork_join_then_terminate_completes_with_the_joined_output,
+    the_default_case_runs_a_noop_and_continues,
+    invalid_operator_definitions_are_400s_that_name_the_task,
+);
