@@ -25,7 +25,7 @@ use baton_model::Task;
 pub use decider::{decide, start_workflow, StartParams};
 pub use decision::{Decision, QueueOp};
 pub use ids::{IdSource, SequentialIds};
-pub use task_result::apply_task_result;
+pub use task_result::{apply_task_result, complete_pending_task, signal_waiting_task};
 
 /// Why the engine refused an event. Each variant is a client error, not a crash.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

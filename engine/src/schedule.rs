@@ -120,6 +120,12 @@ pub fn schedule_task(
             complete(&mut task, now, json!({"output": output}));
             add(decision, task);
         }
+        task_type::WAIT | task_type::HUMAN => {
+            // Waits for a signal or an external update; no worker polls it.
+            task.status = TaskStatus::InProgress;
+            task.start_time = now;
+            add(decision, task);
+        }
         task_type::NOOP => {
             complete(&mut task, now, json!({}));
             add(decision, task);

@@ -1,8 +1,9 @@
 //! Applying a worker's [`TaskResult`] to its task, then deciding what follows.
 
-use baton_model::{TaskResult, TaskResultStatus, TaskStatus, Workflow};
+use baton_model::{task_type, JsonMap, Task, TaskResult, TaskResultStatus, TaskStatus, Workflow};
 
 use crate::decider::decide_into;
+use crate::validate::SYSTEM_TASK_TYPES;
 use crate::{lease_deadline, lease_ms, queue_name, Decision, EngineError, IdSource, QueueOp};
 
 /// Records a worker's result on its task and moves the workflow on.
@@ -51,7 +52,11 @@ pub fn apply_task_result(
         task.sub_workflow_id = result.sub_workflow_id.clone();
     }
     task.update_time = now;
+    let waits_for_a_worker = is_worker_task(task);
     match status {
+        TaskResultStatus::InProgress if !waits_for_a_worker => {
+            // A WAIT or HUMAN task stays in progress: only its output changes.
+        }
         TaskResultStatus::InProgress => {
             // Back to the queue: a worker polls it again once the callback delay passes.
             task.status = TaskStatus::Scheduled;
@@ -77,4 +82,78 @@ pub fn apply_task_result(
     decide_into(&mut decision, now, ids)?;
     decision.workflow.update_time = now;
     Ok(decision)
+}
+
+/// Whether a task is worked by a polling worker (SIMPLE or a custom type), rather than by
+/// the server.
+fn is_worker_task(task: &Task) -> bool {
+    let kind = task
+        .workflow_task
+        .as_ref()
+        .map_or("", |t| t.r#type.as_str());
+    kind.is_empty() || kind == task_type::SIMPLE || !SYSTEM_TASK_TYPES.contains(&kind)
+}
+
+/// Completes (or fails) the pending task with reference `reference` from outside, as
+/// `POST /api/tasks/{workflowId}/{taskRefName}/{status}` does. Without such a task, nothing
+/// changes and the decision names no task.
+pub fn complete_pending_task(
+    workflow: Workflow,
+    reference: &str,
+    status: TaskResultStatus,
+    output: JsonMap,
+    worker_id: Option<String>,
+    now: i64,
+    ids: &mut dyn IdSource,
+) -> Result<Decision, EngineError> {
+    let pending = workflow
+        .tasks
+        .iter()
+        .rev()
+        .find(|t| t.reference_task_name == reference && !t.status.is_terminal())
+        .map(|t| t.task_id.clone());
+    finish_from_outside(workflow, pending, status, output, worker_id, now, ids)
+}
+
+/// Completes (or fails) the workflow's first pending WAIT or HUMAN task, as the signal
+/// endpoint does. Without one, nothing changes.
+pub fn signal_waiting_task(
+    workflow: Workflow,
+    status: TaskResultStatus,
+    output: JsonMap,
+    now: i64,
+    ids: &mut dyn IdSource,
+) -> Result<Decision, EngineError> {
+    let waiting = workflow
+        .tasks
+        .iter()
+        .find(|t| {
+            (t.task_type == task_type::WAIT || t.task_type == task_type::HUMAN)
+                && !t.status.is_terminal()
+        })
+        .map(|t| t.task_id.clone());
+    finish_from_outside(workflow, waiting, status, output, None, now, ids)
+}
+
+fn finish_from_outside(
+    workflow: Workflow,
+    task_id: Option<String>,
+    status: TaskResultStatus,
+    output: JsonMap,
+    worker_id: Option<String>,
+    now: i64,
+    ids: &mut dyn IdSource,
+) -> Result<Decision, EngineError> {
+    let Some(task_id) = task_id else {
+        return Ok(Decision::unchanged(workflow));
+    };
+    let result = TaskResult {
+        workflow_instance_id: workflow.workflow_id.clone(),
+        task_id,
+        status: Some(status),
+        output_data: output,
+        worker_id,
+        ..TaskResult::default()
+    };
+    apply_task_result(workflow, &result, now, ids)
 }

@@ -16,10 +16,12 @@ const RUNNABLE_SYSTEM_TYPES: &[&str] = &[
     task_type::SET_VARIABLE,
     task_type::TERMINATE,
     task_type::NOOP,
+    task_type::WAIT,
+    task_type::HUMAN,
 ];
 
 /// Every Conductor system task type, runnable here or not.
-const SYSTEM_TYPES: &[&str] = &[
+pub(crate) const SYSTEM_TASK_TYPES: &[&str] = &[
     task_type::DYNAMIC,
     task_type::FORK_JOIN,
     task_type::FORK_JOIN_DYNAMIC,
@@ -110,7 +112,7 @@ pub fn validate_workflow_def(def: &WorkflowDef) -> Vec<ValidationError> {
         }
         errors.extend(check_task_type(def, task));
         let kind = task.r#type.as_str();
-        if SYSTEM_TYPES.contains(&kind) && !RUNNABLE_SYSTEM_TYPES.contains(&kind) {
+        if SYSTEM_TASK_TYPES.contains(&kind) && !RUNNABLE_SYSTEM_TYPES.contains(&kind) {
             errors.push(error(
                 "tasks.type",
                 format!(
@@ -197,6 +199,18 @@ fn check_task_type(def: &WorkflowDef, task: &WorkflowTask) -> Vec<ValidationErro
                         Some(reference.clone()),
                     ));
                 }
+            }
+        }
+        task_type::WAIT => {
+            let timed = ["duration", "until"]
+                .iter()
+                .find(|key| task.input_parameters.contains_key(**key));
+            if let Some(key) = timed {
+                errors.push(error(
+                    "tasks",
+                    format!("task {}: WAIT with `{key}` is not supported by this version of Baton yet (a WAIT without it waits for a signal)", task.task_reference_name),
+                    None,
+                ));
             }
         }
         task_type::TERMINATE => {

@@ -641,3 +641,74 @@ fn a_switch_inside_a_fork_branch_leads_to_the_join() {
     assert_eq!(run.task("join").status, TaskStatus::Completed);
     assert_eq!(decision.workflow.status, WorkflowStatus::Completed);
 }
+
+#[test]
+fn wait_and_human_tasks_hold_the_flow_until_finished_from_outside() {
+    use baton_engine::{complete_pending_task, signal_waiting_task};
+    let def = definition(json!({"name": "w", "tasks": [
+        {"name": "pause", "taskReferenceName": "pause", "type": "WAIT"},
+        {"name": "approve", "taskReferenceName": "approve", "type": "HUMAN"},
+        {"name": "after", "taskReferenceName": "after", "inputParameters": {"ok": "${approve.output.ok}"}}]}));
+    let (mut run, decision) = Run::start(def, json!({}));
+    assert_eq!(run.task("pause").status, TaskStatus::InProgress);
+    assert!(pushes(&decision).is_empty(), "no worker polls a WAIT");
+
+    let signalled = signal_waiting_task(
+        run.workflow.clone(),
+        TaskResultStatus::Completed,
+        map(json!({"at": 1})),
+        T0 + 5,
+        &mut run.ids,
+    )
+    .unwrap();
+    run.workflow = signalled.workflow.clone();
+    assert_eq!(run.task("pause").status, TaskStatus::Completed);
+    assert_eq!(run.task("approve").status, TaskStatus::InProgress);
+
+    // An IN_PROGRESS update to a HUMAN task keeps it waiting, with the new output.
+    let progress = complete_pending_task(
+        run.workflow.clone(),
+        "approve",
+        TaskResultStatus::InProgress,
+        map(json!({"seen": true})),
+        None,
+        T0 + 6,
+        &mut run.ids,
+    )
+    .unwrap();
+    run.workflow = progress.workflow.clone();
+    assert_eq!(run.task("approve").status, TaskStatus::InProgress);
+    assert!(progress
+        .queue
+        .iter()
+        .all(|op| !matches!(op, QueueOp::Push { .. })));
+
+    let approved = complete_pending_task(
+        run.workflow.clone(),
+        "approve",
+        TaskResultStatus::Completed,
+        map(json!({"ok": true})),
+        Some("alice".into()),
+        T0 + 7,
+        &mut run.ids,
+    )
+    .unwrap();
+    run.workflow = approved.workflow.clone();
+    assert_eq!(run.task("approve").worker_id.as_deref(), Some("alice"));
+    assert_eq!(run.task("after").input_data, map(json!({"ok": true})));
+
+    let nothing = complete_pending_task(
+        run.workflow.clone(),
+        "approve",
+        TaskResultStatus::Completed,
+        JsonMap::new(),
+        None,
+        T0 + 8,
+        &mut run.ids,
+    )
+    .unwrap();
+    assert!(
+        nothing.is_noop(),
+        "no pending task by that name: nothing changes"
+    );
+}

@@ -183,7 +183,95 @@ async fn invalid_operator_definitions_are_400s_that_name_the_task(db: TestDb) {
         .contains("expression field is required for taskType: SWITCH taskName: route"));
 }
 
+async fn wait_and_human_tasks_complete_by_signal_and_by_reference(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    let def: WorkflowDef = serde_json::from_value(json!({"name": "approval", "tasks": [
+        {"name": "hold", "taskReferenceName": "hold", "type": "WAIT"},
+        {"name": "review", "taskReferenceName": "review", "type": "HUMAN"}
+    ], "outputParameters": {"decision": "${review.output.decision}", "held": "${hold.output.note}"}}))
+    .unwrap();
+    client.register_workflow_def(&def, false).await.unwrap();
+    let id = client
+        .start_workflow_by_name("approval", None, None, None, &JsonMap::new())
+        .await
+        .unwrap();
+    let http = client.http();
+
+    let signal = http
+        .post(client.api_url(&format!("/tasks/{id}/COMPLETED/signal")))
+        .json(&json!({"note": "go"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signal.status().as_u16(), 200);
+    let by_reference = http
+        .post(client.api_url(&format!("/tasks/{id}/review/COMPLETED?workerid=alice")))
+        .json(&json!({"decision": "approved"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_reference.status().as_u16(), 200);
+    let review_id = by_reference.text().await.unwrap();
+
+    let workflow = client.get_workflow(&id, true).await.unwrap();
+    assert_eq!(workflow.status, WorkflowStatus::Completed);
+    assert_eq!(
+        workflow.output,
+        map(json!({"decision": "approved", "held": "go"}))
+    );
+    let review = workflow
+        .tasks
+        .iter()
+        .find(|t| t.reference_task_name == "review")
+        .unwrap();
+    assert_eq!(
+        (review.task_id.as_str(), review.worker_id.as_deref()),
+        (review_id.as_str(), Some("alice"))
+    );
+
+    // Nothing pending any more: an empty 200 by reference, a 404 for a signal.
+    let again = http
+        .post(client.api_url(&format!("/tasks/{id}/review/COMPLETED")))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.status().as_u16(), again.text().await.unwrap()),
+        (200, String::new())
+    );
+    let late_signal = http
+        .post(client.api_url(&format!("/tasks/{id}/COMPLETED/signal")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(late_signal.status().as_u16(), 404);
+    let unknown = http
+        .post(client.api_url("/tasks/no-such-workflow/review/COMPLETED"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status().as_u16(), 404);
+    let bad_status = http
+        .post(client.api_url(&format!("/tasks/{id}/review/DONE")))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_status.status().as_u16(), 400);
+    let bad_json = http
+        .post(client.api_url(&format!("/tasks/{id}/review/COMPLETED")))
+        .body("{oops")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_json.status().as_u16(), 400);
+}
+
 on_both_backends!(
+    wait_and_human_tasks_complete_by_signal_and_by_reference,
     a_switch_into_a_fork_join_then_terminate_completes_with_the_joined_output,
     the_default_case_runs_a_noop_and_continues,
     invalid_operator_definitions_are_400s_that_name_the_task,

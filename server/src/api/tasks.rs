@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use baton_model::{TaskResult, ValidationError};
+use baton_model::{JsonMap, TaskResult, TaskResultStatus, ValidationError};
 
 use super::params::Params;
 use super::text;
 use crate::error::ApiError;
-use crate::runtime::{now_ms, PollRequest, Runtime, MAX_POLL_TIMEOUT_MS};
+use crate::runtime::{now_ms, Completion, PollRequest, Runtime, MAX_POLL_TIMEOUT_MS};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -22,6 +22,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/queue/all", web::get().to(all_queue_sizes))
             .route("/queue/polldata", web::get().to(poll_data))
             .route("/queue/polldata/all", web::get().to(all_poll_data))
+            .route("/{workflow_id}/{status}/signal", web::post().to(signal))
+            .route(
+                "/{workflow_id}/{reference}/{status}",
+                web::post().to(complete_by_reference),
+            )
             .route("/{task_id}", web::get().to(get_task))
             .route("/{task_id}/log", web::post().to(add_log))
             .route("/{task_id}/log", web::get().to(get_logs)),
@@ -135,6 +140,66 @@ async fn update_task_v2(
         Some(task) => HttpResponse::Ok().json(task),
         None => HttpResponse::NoContent().finish(),
     })
+}
+
+/// A task output from a request body: a JSON object, or nothing at all.
+fn output_from(body: &[u8]) -> Result<JsonMap, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(JsonMap::new());
+    }
+    serde_json::from_slice(body)
+        .map_err(|error| ApiError::BadRequest(format!("JSON parse error: {error}")))
+}
+
+fn parse_status(status: &str) -> Result<TaskResultStatus, ApiError> {
+    status.parse().map_err(|_| {
+        ApiError::BadRequest(format!(
+            "Invalid task status: {status} (use COMPLETED, FAILED, FAILED_WITH_TERMINAL_ERROR or IN_PROGRESS)"
+        ))
+    })
+}
+
+/// Completes the pending task with a reference name from outside (WAIT, HUMAN, or any task).
+/// Answers its id, or an empty 200 when no such task is pending, as Conductor does.
+async fn complete_by_reference(
+    runtime: web::Data<Runtime>,
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (workflow_id, reference, status) = path.into_inner();
+    let completion = Completion::ByReference {
+        reference,
+        status: parse_status(&status)?,
+        output: output_from(&body)?,
+        worker_id: Params::of(&req)?.get("workerid").map(str::to_owned),
+    };
+    let task_id = runtime
+        .complete_from_outside(workflow_id, completion)
+        .await?;
+    Ok(text(task_id.unwrap_or_default()))
+}
+
+/// Finishes the workflow's waiting WAIT or HUMAN task with the body as its output.
+async fn signal(
+    runtime: web::Data<Runtime>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (workflow_id, status) = path.into_inner();
+    let completion = Completion::Signal {
+        status: parse_status(&status)?,
+        output: output_from(&body)?,
+    };
+    match runtime
+        .complete_from_outside(workflow_id.clone(), completion)
+        .await?
+    {
+        Some(_) => Ok(HttpResponse::Ok().finish()),
+        None => Err(ApiError::NotFound(format!(
+            "Workflow {workflow_id} has no WAIT or HUMAN task waiting for a signal"
+        ))),
+    }
 }
 
 async fn get_task(

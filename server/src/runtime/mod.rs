@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use baton_engine::{Decision, EngineError, IdSource, QueueOp, StartParams};
-use baton_model::{Task, TaskResult, WorkflowDef};
+use baton_model::{JsonMap, Task, TaskResult, TaskResultStatus, WorkflowDef};
 
 use crate::error::ApiError;
 use crate::store::{PollSpec, Store, StoreError};
@@ -36,6 +36,23 @@ pub fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
+}
+
+/// How a task is finished from outside the worker protocol.
+#[derive(Debug, Clone)]
+pub enum Completion {
+    /// `POST /api/tasks/{workflowId}/{taskRefName}/{status}`.
+    ByReference {
+        reference: String,
+        status: TaskResultStatus,
+        output: JsonMap,
+        worker_id: Option<String>,
+    },
+    /// `POST /api/tasks/{workflowId}/{status}/signal`: the waiting WAIT or HUMAN task.
+    Signal {
+        status: TaskResultStatus,
+        output: JsonMap,
+    },
 }
 
 /// What a task result's ids failed to name.
@@ -197,6 +214,59 @@ impl Runtime {
             .await?;
         }
         Ok((decision, next))
+    }
+
+    /// Finishes a workflow's pending task from outside (a task by reference name, or the
+    /// waiting WAIT/HUMAN task for a signal). Returns the task's id, or `None` when the
+    /// workflow has no such pending task.
+    pub async fn complete_from_outside(
+        &self,
+        workflow_id: String,
+        completion: Completion,
+    ) -> Result<Option<String>, ApiError> {
+        let missing = workflow_id.clone();
+        let outcome = self
+            .blocking(move |store| {
+                let now = now_ms();
+                let outcome =
+                    store.update_workflow(&workflow_id, &mut |workflow| match &completion {
+                        Completion::ByReference {
+                            reference,
+                            status,
+                            output,
+                            worker_id,
+                        } => baton_engine::complete_pending_task(
+                            workflow,
+                            reference,
+                            *status,
+                            output.clone(),
+                            worker_id.clone(),
+                            now,
+                            &mut UuidIds,
+                        ),
+                        Completion::Signal { status, output } => baton_engine::signal_waiting_task(
+                            workflow,
+                            *status,
+                            output.clone(),
+                            now,
+                            &mut UuidIds,
+                        ),
+                    });
+                match outcome {
+                    Ok(decision) => Ok(Some(decision)),
+                    Err(StoreError::NotFound(_)) => Ok(None),
+                    Err(other) => Err(other),
+                }
+            })
+            .await?;
+        let Some(decision) = outcome else {
+            return Err(ApiError::NotFound(format!(
+                "No such workflow found by id: {missing}"
+            )));
+        };
+        self.wake_polls(&decision);
+        // The finished task is the first one the decision touched.
+        Ok(decision.changed_tasks.first().cloned())
     }
 
     /// A task missing from the named workflow: a 400 when it belongs to another workflow,
