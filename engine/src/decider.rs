@@ -16,6 +16,7 @@ use crate::expression::resolve_map;
 use crate::graph::next_task;
 use crate::roots::WorkflowRoots;
 use crate::schedule::{schedule_task, task_def_of, Schedule};
+use crate::validate::is_system_task;
 use crate::{Decision, EngineError, IdSource, QueueOp};
 
 /// What a new workflow starts from, besides its definition.
@@ -271,7 +272,15 @@ fn retry_delay(task: &Task, workflow_task: &WorkflowTask) -> Option<i64> {
         return None;
     }
     let task_def = task_def_of(workflow_task);
-    let allowed = workflow_task.retry_count.unwrap_or(task_def.retry_count);
+    // System tasks without a registered definition are not retried (Conductor gives only
+    // worker tasks a default definition).
+    let default_retries =
+        if workflow_task.task_definition.is_none() && is_system_task(&workflow_task.r#type) {
+            0
+        } else {
+            task_def.retry_count
+        };
+    let allowed = workflow_task.retry_count.unwrap_or(default_retries);
     if task.retry_count >= allowed {
         return None;
     }

@@ -17,6 +17,7 @@ mod graph;
 mod ids;
 mod roots;
 mod schedule;
+pub mod script;
 mod task_result;
 pub mod validate;
 

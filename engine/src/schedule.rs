@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use crate::expression::resolve_map;
 use crate::graph::following_sibling;
 use crate::roots::WorkflowRoots;
+use crate::script::{self, ScriptLimits};
 use crate::{lease_ms, queue_name, Decision, IdSource, QueueOp};
 
 /// The definition that governs a task: the one embedded at start, else Conductor's defaults.
@@ -60,7 +61,14 @@ pub fn schedule_task(
     let mut task = new_task(&decision.workflow, &request, now, ids);
     match workflow_task.r#type.as_str() {
         task_type::SWITCH | task_type::DECISION => {
-            let case = selected_case(workflow_task, &task.input_data);
+            let case = match selected_case(workflow_task, &task.input_data) {
+                Ok(case) => case,
+                Err(reason) => {
+                    fail(&mut task, now, reason);
+                    add(decision, task);
+                    return;
+                }
+            };
             let branch = branch_for(workflow_task, &case);
             complete(
                 &mut task,
@@ -124,6 +132,27 @@ pub fn schedule_task(
             // Waits for a signal or an external update; no worker polls it.
             task.status = TaskStatus::InProgress;
             task.start_time = now;
+            add(decision, task);
+        }
+        task_type::INLINE => {
+            let evaluator = task
+                .input_data
+                .get("evaluatorType")
+                .and_then(Value::as_str)
+                .unwrap_or("javascript");
+            let expression = task
+                .input_data
+                .get("expression")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            match evaluate(evaluator, expression, &task.input_data) {
+                Ok(result) => complete(&mut task, now, json!({"result": result})),
+                Err(reason) => {
+                    fail(&mut task, now, reason.clone());
+                    task.output_data
+                        .insert("error".into(), Value::String(reason));
+                }
+            }
             add(decision, task);
         }
         task_type::NOOP => {
@@ -218,17 +247,52 @@ fn complete(task: &mut Task, now: i64, output: Value) {
     }
 }
 
-/// The case a SWITCH or DECISION selects, as text (Conductor compares case names as strings).
-fn selected_case(workflow_task: &WorkflowTask, input: &JsonMap) -> String {
-    let key = match workflow_task.r#type.as_str() {
-        task_type::DECISION => workflow_task.case_value_param.as_deref(),
-        _ => workflow_task.expression.as_deref(),
-    };
-    match key.and_then(|key| input.get(key)) {
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Null) | None => "null".to_owned(),
-        Some(other) => other.to_string(),
+/// Marks a system task failed at `now`.
+fn fail(task: &mut Task, now: i64, reason: String) {
+    task.status = TaskStatus::Failed;
+    task.start_time = now;
+    task.end_time = now;
+    task.reason_for_incompletion = Some(reason);
+}
+
+/// Evaluates an expression as Conductor's evaluators do: `value-param` names an input
+/// parameter; `javascript` (and `graaljs`) runs a script with `$` bound to the input.
+fn evaluate(evaluator: &str, expression: &str, input: &JsonMap) -> Result<Value, String> {
+    match evaluator {
+        "value-param" => Ok(input.get(expression).cloned().unwrap_or(Value::Null)),
+        "javascript" | "graaljs" => script::evaluate(expression, input, ScriptLimits::default()),
+        other => Err(format!("unknown evaluatorType: {other}")),
     }
+}
+
+/// The case a SWITCH or DECISION selects, as text (Conductor compares case names as strings).
+fn selected_case(workflow_task: &WorkflowTask, input: &JsonMap) -> Result<String, String> {
+    let value = match workflow_task.r#type.as_str() {
+        task_type::DECISION => match (
+            &workflow_task.case_value_param,
+            &workflow_task.case_expression,
+        ) {
+            (Some(param), _) if !param.is_empty() => evaluate("value-param", param, input)?,
+            (_, Some(script)) => evaluate("javascript", script, input)?,
+            _ => Value::Null,
+        },
+        _ => {
+            let evaluator = workflow_task
+                .evaluator_type
+                .as_deref()
+                .unwrap_or("value-param");
+            evaluate(
+                evaluator,
+                workflow_task.expression.as_deref().unwrap_or_default(),
+                input,
+            )?
+        }
+    };
+    Ok(match value {
+        Value::String(text) => text,
+        Value::Null => "null".to_owned(),
+        other => other.to_string(),
+    })
 }
 
 fn branch_for<'d>(workflow_task: &'d WorkflowTask, case: &str) -> &'d [WorkflowTask] {

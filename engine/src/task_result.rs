@@ -3,7 +3,7 @@
 use baton_model::{task_type, JsonMap, Task, TaskResult, TaskResultStatus, TaskStatus, Workflow};
 
 use crate::decider::decide_into;
-use crate::validate::SYSTEM_TASK_TYPES;
+use crate::validate::is_system_task;
 use crate::{lease_deadline, lease_ms, queue_name, Decision, EngineError, IdSource, QueueOp};
 
 /// Records a worker's result on its task and moves the workflow on.
@@ -87,11 +87,11 @@ pub fn apply_task_result(
 /// Whether a task is worked by a polling worker (SIMPLE or a custom type), rather than by
 /// the server.
 fn is_worker_task(task: &Task) -> bool {
-    let kind = task
-        .workflow_task
-        .as_ref()
-        .map_or("", |t| t.r#type.as_str());
-    kind.is_empty() || kind == task_type::SIMPLE || !SYSTEM_TASK_TYPES.contains(&kind)
+    !is_system_task(
+        task.workflow_task
+            .as_ref()
+            .map_or("", |t| t.r#type.as_str()),
+    )
 }
 
 /// Completes (or fails) the pending task with reference `reference` from outside, as

@@ -18,10 +18,11 @@ const RUNNABLE_SYSTEM_TYPES: &[&str] = &[
     task_type::NOOP,
     task_type::WAIT,
     task_type::HUMAN,
+    task_type::INLINE,
 ];
 
 /// Every Conductor system task type, runnable here or not.
-pub(crate) const SYSTEM_TASK_TYPES: &[&str] = &[
+const SYSTEM_TASK_TYPES: &[&str] = &[
     task_type::DYNAMIC,
     task_type::FORK_JOIN,
     task_type::FORK_JOIN_DYNAMIC,
@@ -43,6 +44,11 @@ pub(crate) const SYSTEM_TASK_TYPES: &[&str] = &[
     task_type::SET_VARIABLE,
     task_type::NOOP,
 ];
+
+/// Whether a task type is run by the server rather than by a polling worker.
+pub fn is_system_task(kind: &str) -> bool {
+    SYSTEM_TASK_TYPES.contains(&kind)
+}
 
 fn error(path: &str, message: impl Into<String>, invalid_value: Option<String>) -> ValidationError {
     ValidationError {
@@ -143,10 +149,13 @@ fn check_task_type(def: &WorkflowDef, task: &WorkflowTask) -> Vec<ValidationErro
         task_type::SWITCH => {
             match task.evaluator_type.as_deref() {
                 None | Some("") => errors.push(required("evaluatorType")),
-                Some("value-param") => {}
+                Some("value-param" | "javascript" | "graaljs") => {}
                 Some(other) => errors.push(error(
                     "tasks",
-                    format!("task {}: evaluatorType {other} is not supported by this version of Baton yet (use value-param)", task.task_reference_name),
+                    format!(
+                        "task {}: unknown evaluatorType {other} (use value-param or javascript)",
+                        task.task_reference_name
+                    ),
                     Some(other.to_owned()),
                 )),
             }

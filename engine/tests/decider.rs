@@ -712,3 +712,65 @@ fn wait_and_human_tasks_hold_the_flow_until_finished_from_outside() {
         "no pending task by that name: nothing changes"
     );
 }
+
+fn inline_def(expression: &str) -> WorkflowDef {
+    definition(json!({"name": "js", "tasks": [
+        {"name": "calc", "taskReferenceName": "calc", "type": "INLINE", "inputParameters": {
+            "evaluatorType": "javascript", "expression": expression, "n": "${workflow.input.n}"}},
+        {"name": "next", "taskReferenceName": "next", "inputParameters": {"got": "${calc.output.result}"}}]}))
+}
+
+#[test]
+fn an_inline_script_sees_its_input_as_dollar_and_outputs_result() {
+    let (run, _) = Run::start(
+        inline_def("(function(){ return {double: $.n * 2}; })()"),
+        json!({"n": 21}),
+    );
+    assert_eq!(run.task("calc").status, TaskStatus::Completed);
+    assert_eq!(
+        run.task("calc").output_data,
+        map(json!({"result": {"double": 42}}))
+    );
+    assert_eq!(
+        run.task("next").input_data,
+        map(json!({"got": {"double": 42}}))
+    );
+}
+
+#[test]
+fn a_broken_or_runaway_inline_script_fails_the_workflow_with_the_reason() {
+    let (run, decision) = Run::start(inline_def("function ("), json!({"n": 1}));
+    assert_eq!(run.task("calc").status, TaskStatus::Failed);
+    assert_eq!(
+        decision.workflow.status,
+        WorkflowStatus::Failed,
+        "system tasks are not retried by default"
+    );
+    assert!(decision
+        .workflow
+        .reason_for_incompletion
+        .as_deref()
+        .unwrap()
+        .starts_with("script error"));
+    let (_, decision) = Run::start(inline_def("while (true) {}"), json!({"n": 1}));
+    assert_eq!(
+        decision.workflow.reason_for_incompletion.as_deref(),
+        Some("script ran past its CPU budget and was stopped")
+    );
+}
+
+#[test]
+fn javascript_switches_and_decision_case_expressions_pick_the_case() {
+    let (run, _) = Run::start(
+        switch_def(
+            json!({"evaluatorType": "javascript", "expression": "$.kind == 'f' ? 'fast' : 'other'"}),
+        ),
+        json!({"kind": "f"}),
+    );
+    assert_eq!(run.task("route").output_data["selectedCase"], json!("fast"));
+    assert_eq!(run.task("fast_a").status, TaskStatus::Scheduled);
+    let mut def = switch_def(json!({"caseExpression": "$.kind.length > 3 ? 'fast' : 'slow'"}));
+    def.tasks[0].r#type = "DECISION".into();
+    let (run, _) = Run::start(def, json!({"kind": "long"}));
+    assert_eq!(run.task("fast_a").status, TaskStatus::Scheduled);
+}

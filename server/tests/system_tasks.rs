@@ -270,7 +270,58 @@ async fn wait_and_human_tasks_complete_by_signal_and_by_reference(db: TestDb) {
     assert_eq!(bad_json.status().as_u16(), 400);
 }
 
+async fn inline_scripts_compute_and_a_runaway_script_fails_only_its_workflow(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    let def: WorkflowDef = serde_json::from_value(json!({"name": "scripted", "tasks": [
+        {"name": "calc", "taskReferenceName": "calc", "type": "INLINE", "inputParameters": {
+            "evaluatorType": "graaljs", "expression": "${workflow.input.script}", "n": "${workflow.input.n}"}},
+        {"name": "route", "taskReferenceName": "route", "type": "SWITCH", "evaluatorType": "javascript",
+         "expression": "$.v > 10 ? 'big' : 'small'", "inputParameters": {"v": "${calc.output.result}"},
+         "decisionCases": {"big": [{"name": "mark", "taskReferenceName": "mark", "type": "SET_VARIABLE", "inputParameters": {"size": "big"}}]}}
+    ], "outputParameters": {"value": "${calc.output.result}", "size": "${workflow.variables.size}"}}))
+    .unwrap();
+    client.register_workflow_def(&def, false).await.unwrap();
+
+    let ok = client
+        .start_workflow_by_name(
+            "scripted",
+            None,
+            None,
+            None,
+            &map(json!({"script": "$.n * 3", "n": 7})),
+        )
+        .await
+        .unwrap();
+    let workflow = client.get_workflow(&ok, true).await.unwrap();
+    assert_eq!(workflow.status, WorkflowStatus::Completed);
+    assert_eq!(workflow.output, map(json!({"value": 21, "size": "big"})));
+
+    let runaway = client
+        .start_workflow_by_name(
+            "scripted",
+            None,
+            None,
+            None,
+            &map(json!({"script": "while(true){}", "n": 1})),
+        )
+        .await
+        .unwrap();
+    let workflow = client.get_workflow(&runaway, true).await.unwrap();
+    assert_eq!(workflow.status, WorkflowStatus::Failed);
+    assert_eq!(
+        workflow.reason_for_incompletion.as_deref(),
+        Some("script ran past its CPU budget and was stopped")
+    );
+    assert_eq!(
+        client.health().await.unwrap()["healthy"],
+        json!(true),
+        "the server stays healthy"
+    );
+}
+
 on_both_backends!(
+    inline_scripts_compute_and_a_runaway_script_fails_only_its_workflow,
     wait_and_human_tasks_complete_by_signal_and_by_reference,
     a_switch_into_a_fork_join_then_terminate_completes_with_the_joined_output,
     the_default_case_runs_a_noop_and_continues,
