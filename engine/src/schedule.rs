@@ -159,6 +159,39 @@ pub fn schedule_task(
             complete(&mut task, now, json!({}));
             add(decision, task);
         }
+        task_type::DYNAMIC => {
+            let param = workflow_task
+                .dynamic_task_name_param
+                .as_deref()
+                .unwrap_or_default();
+            match task
+                .input_data
+                .get(param)
+                .and_then(Value::as_str)
+                .filter(|name| !name.is_empty())
+            {
+                Some(name) => {
+                    // A worker task named by the input: it runs as that task type.
+                    let name = name.to_owned();
+                    let mut resolved = workflow_task.clone();
+                    resolved.name = name.clone();
+                    resolved.r#type = task_type::SIMPLE.into();
+                    task.task_type = name.clone();
+                    task.task_def_name = name;
+                    task.domain = domain_for(&decision.workflow, &task.task_type);
+                    task.workflow_task = Some(resolved);
+                    queue_for_worker(decision, task, &request, now);
+                }
+                None => {
+                    let reason = format!(
+                        "Cannot map a dynamic task based on the parameter and input. Parameter= {param}, input= {}",
+                        Value::Object(task.input_data.clone())
+                    );
+                    fail(&mut task, now, reason);
+                    add(decision, task);
+                }
+            }
+        }
         _ => queue_for_worker(decision, task, &request, now),
     }
 }

@@ -19,6 +19,7 @@ const RUNNABLE_SYSTEM_TYPES: &[&str] = &[
     task_type::WAIT,
     task_type::HUMAN,
     task_type::INLINE,
+    task_type::DYNAMIC,
 ];
 
 /// Every Conductor system task type, runnable here or not.
@@ -209,6 +210,14 @@ fn check_task_type(def: &WorkflowDef, task: &WorkflowTask) -> Vec<ValidationErro
                     ));
                 }
             }
+        }
+        task_type::DYNAMIC
+            if task
+                .dynamic_task_name_param
+                .as_deref()
+                .is_none_or(str::is_empty) =>
+        {
+            errors.push(required("dynamicTaskNameParam"));
         }
         task_type::WAIT => {
             let timed = ["duration", "until"]

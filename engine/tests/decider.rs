@@ -774,3 +774,28 @@ fn javascript_switches_and_decision_case_expressions_pick_the_case() {
     let (run, _) = Run::start(def, json!({"kind": "long"}));
     assert_eq!(run.task("fast_a").status, TaskStatus::Scheduled);
 }
+
+#[test]
+fn a_dynamic_task_runs_as_the_worker_task_its_input_names() {
+    let def = definition(json!({"name": "dyn", "tasks": [
+        {"name": "pick", "taskReferenceName": "pick", "type": "DYNAMIC", "dynamicTaskNameParam": "taskToRun",
+         "inputParameters": {"taskToRun": "${workflow.input.which}", "x": 1}}]}));
+    let (mut run, decision) = Run::start(def.clone(), json!({"which": "resize_image"}));
+    let pick = run.task("pick");
+    assert_eq!(
+        (pick.task_type.as_str(), pick.status),
+        ("resize_image", TaskStatus::Scheduled)
+    );
+    assert_eq!(pushes(&decision)[0].0, "resize_image");
+    let done = run.report("pick", TaskResultStatus::Completed, json!({"ok": true}));
+    assert_eq!(done.workflow.status, WorkflowStatus::Completed);
+
+    let (_, decision) = Run::start(def, json!({}));
+    assert_eq!(decision.workflow.status, WorkflowStatus::Failed);
+    assert!(decision
+        .workflow
+        .reason_for_incompletion
+        .as_deref()
+        .unwrap()
+        .contains("Parameter= taskToRun"));
+}

@@ -320,7 +320,33 @@ async fn inline_scripts_compute_and_a_runaway_script_fails_only_its_workflow(db:
     );
 }
 
+async fn a_dynamic_task_is_polled_as_the_task_type_its_input_names(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    let def: WorkflowDef = serde_json::from_value(json!({"name": "dynamic", "tasks": [
+        {"name": "pick", "taskReferenceName": "pick", "type": "DYNAMIC", "dynamicTaskNameParam": "run",
+         "inputParameters": {"run": "${workflow.input.run}"}}]}))
+    .unwrap();
+    client.register_workflow_def(&def, false).await.unwrap();
+    let id = client
+        .start_workflow_by_name(
+            "dynamic",
+            None,
+            None,
+            None,
+            &map(json!({"run": "dyn_resize"})),
+        )
+        .await
+        .unwrap();
+    complete_one(client, "dyn_resize", json!({"size": 3})).await;
+    let workflow = client.get_workflow(&id, true).await.unwrap();
+    assert_eq!(workflow.status, WorkflowStatus::Completed);
+    assert_eq!(workflow.tasks[0].task_type, "dyn_resize");
+    assert_eq!(workflow.output, map(json!({"size": 3})));
+}
+
 on_both_backends!(
+    a_dynamic_task_is_polled_as_the_task_type_its_input_names,
     inline_scripts_compute_and_a_runaway_script_fails_only_its_workflow,
     wait_and_human_tasks_complete_by_signal_and_by_reference,
     a_switch_into_a_fork_join_then_terminate_completes_with_the_joined_output,
