@@ -109,6 +109,13 @@ async fn task_definitions_upsert_and_keep_their_creation_time(db: TestDb) {
             (2, NOW, NOW + 5)
         );
         assert_eq!(store.task_defs().unwrap().len(), 1);
+        let named = store
+            .task_defs_named(&["x".to_owned(), "unknown".to_owned()])
+            .unwrap();
+        assert_eq!(
+            named.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
+            vec!["x"]
+        );
         assert!(store.delete_task_def("x").unwrap());
         assert!(store.task_def("x").unwrap().is_none());
     })

@@ -119,7 +119,16 @@ impl Runtime {
     /// Embeds the registered task definition of each task into the workflow definition,
     /// as Conductor does at start, so the engine never looks definitions up.
     async fn with_task_defs(&self, mut definition: WorkflowDef) -> Result<WorkflowDef, ApiError> {
-        let task_defs = self.blocking(|store| store.task_defs()).await?;
+        let mut names: Vec<String> = definition
+            .all_tasks()
+            .iter()
+            .map(|task| task.name.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        let task_defs = self
+            .blocking(move |store| store.task_defs_named(&names))
+            .await?;
         fn embed(tasks: &mut [baton_model::WorkflowTask], defs: &[baton_model::TaskDef]) {
             for task in tasks {
                 if task.task_definition.is_none() {

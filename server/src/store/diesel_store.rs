@@ -360,6 +360,14 @@ impl Store for DieselStore {
         bodies.iter().map(|body| parse(body)).collect()
     }
 
+    fn task_defs_named(&self, names: &[String]) -> StoreResult<Vec<TaskDef>> {
+        let bodies: Vec<String> = task_defs::table
+            .filter(task_defs::name.eq_any(names))
+            .select(task_defs::body)
+            .load(&mut *self.conn()?)?;
+        bodies.iter().map(|body| parse(body)).collect()
+    }
+
     fn delete_task_def(&self, name: &str) -> StoreResult<bool> {
         self.write(|conn| Ok(diesel::delete(task_defs::table.find(name)).execute(conn)? > 0))
     }

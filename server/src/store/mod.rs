@@ -66,6 +66,8 @@ pub trait Store: Send + Sync + 'static {
     fn upsert_task_defs(&self, defs: &[TaskDef], now: i64) -> StoreResult<()>;
     fn task_def(&self, name: &str) -> StoreResult<Option<TaskDef>>;
     fn task_defs(&self) -> StoreResult<Vec<TaskDef>>;
+    /// The registered definitions among `names` (unknown names are left out).
+    fn task_defs_named(&self, names: &[String]) -> StoreResult<Vec<TaskDef>>;
     fn delete_task_def(&self, name: &str) -> StoreResult<bool>;
 
     // Workflow definitions.
