@@ -6,18 +6,12 @@ use std::time::Duration;
 
 use baton_client::{BatonClient, PollRequest};
 use baton_model::{
-    JsonMap, StartWorkflowRequest, Task, TaskDef, TaskResult, TaskResultStatus, TaskStatus,
-    WorkflowDef, WorkflowStatus,
+    StartWorkflowRequest, TaskDef, TaskResult, TaskResultStatus, TaskStatus, WorkflowDef,
+    WorkflowStatus,
 };
 use serde_json::{json, Value};
+use support::work::{map, poll_once, poll_one, result};
 use support::{spawn_app, TestDb};
-
-fn map(value: Value) -> JsonMap {
-    match value {
-        Value::Object(map) => map,
-        other => panic!("not an object: {other}"),
-    }
-}
 
 /// `name`: task `{name}_a` then `{name}_b`, the second fed from the first's output.
 fn two_task_def(name: &str) -> WorkflowDef {
@@ -31,35 +25,6 @@ fn two_task_def(name: &str) -> WorkflowDef {
         "outputParameters": {"result": "${b.output.result}", "fromA": "${a.output.doubled}"}
     }))
     .expect("a valid definition")
-}
-
-fn poll_once(timeout_ms: u64) -> PollRequest {
-    PollRequest {
-        count: 1,
-        timeout_ms,
-        worker_id: Some("test-worker".into()),
-        domain: None,
-    }
-}
-
-async fn poll_one(client: &BatonClient, task_type: &str) -> Task {
-    let mut tasks = client
-        .batch_poll(task_type, &poll_once(5000))
-        .await
-        .expect("poll");
-    assert_eq!(tasks.len(), 1, "expected one {task_type} task");
-    tasks.remove(0)
-}
-
-fn result(task: &Task, status: TaskResultStatus, output: Value) -> TaskResult {
-    TaskResult {
-        workflow_instance_id: task.workflow_instance_id.clone(),
-        task_id: task.task_id.clone(),
-        status: Some(status),
-        output_data: map(output),
-        worker_id: Some("test-worker".into()),
-        ..TaskResult::default()
-    }
 }
 
 async fn start(client: &BatonClient, name: &str, input: Value) -> String {

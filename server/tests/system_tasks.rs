@@ -2,14 +2,10 @@
 
 mod support;
 
-use baton_client::{BatonClient, PollRequest};
-use baton_model::{JsonMap, TaskResult, TaskResultStatus, TaskStatus, WorkflowDef, WorkflowStatus};
-use serde_json::{json, Value};
+use baton_model::{JsonMap, TaskStatus, WorkflowDef, WorkflowStatus};
+use serde_json::json;
+use support::work::{complete_one, map};
 use support::{spawn_app, TestDb};
-
-fn map(value: Value) -> JsonMap {
-    value.as_object().expect("an object").clone()
-}
 
 /// SET_VARIABLE, then a SWITCH on the input: "split" forks into two worker branches joined
 /// before a TERMINATE; anything else takes a NOOP.
@@ -36,29 +32,6 @@ fn definition() -> WorkflowDef {
         ]
     }))
     .unwrap()
-}
-
-async fn complete_one(client: &BatonClient, task_type: &str, output: Value) {
-    let poll = PollRequest {
-        count: 1,
-        timeout_ms: 2000,
-        worker_id: Some("w".into()),
-        domain: None,
-    };
-    let task = client
-        .batch_poll(task_type, &poll)
-        .await
-        .unwrap()
-        .pop()
-        .expect("a task to work");
-    let result = TaskResult {
-        workflow_instance_id: task.workflow_instance_id.clone(),
-        task_id: task.task_id.clone(),
-        status: Some(TaskResultStatus::Completed),
-        output_data: map(output),
-        ..TaskResult::default()
-    };
-    client.update_task(&result).await.unwrap();
 }
 
 async fn a_switch_into_a_fork_join_then_terminate_completes_with_the_joined_output(db: TestDb) {

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // Each test binary uses a different subset.
 
 pub mod db;
+pub mod work;
 
 use std::time::Duration;
 
