@@ -1,6 +1,6 @@
 //! What the decider hands back: the workflow's new state and the effects to commit with it.
 
-use baton_model::{Task, Workflow};
+use baton_model::{JsonMap, Task, Workflow, WorkflowStatus};
 
 /// The outcome of one decision. The runtime commits all of it in one transaction:
 /// the workflow row, every task in `changed_tasks`, and every queue operation.
@@ -12,6 +12,23 @@ pub struct Decision {
     pub changed_tasks: Vec<String>,
     /// Queue changes to commit with the state.
     pub queue: Vec<QueueOp>,
+    /// Workflows this decision starts (sub-workflows, START_WORKFLOW), each with its own
+    /// first decision, committed in the same transaction.
+    pub children: Vec<Decision>,
+    /// When this workflow is a sub-workflow that just finished: the parent task to settle,
+    /// in the same transaction.
+    pub parent_update: Option<ParentUpdate>,
+}
+
+/// A finished sub-workflow's outcome, for its parent's SUB_WORKFLOW task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParentUpdate {
+    pub parent_workflow_id: String,
+    pub parent_task_id: String,
+    pub child_workflow_id: String,
+    pub child_status: WorkflowStatus,
+    pub child_output: JsonMap,
+    pub child_reason: Option<String>,
 }
 
 impl Decision {
@@ -21,6 +38,8 @@ impl Decision {
             workflow,
             changed_tasks: Vec::new(),
             queue: Vec::new(),
+            children: Vec::new(),
+            parent_update: None,
         }
     }
 
@@ -39,7 +58,23 @@ impl Decision {
     }
 
     pub fn is_noop(&self) -> bool {
-        self.changed_tasks.is_empty() && self.queue.is_empty()
+        self.changed_tasks.is_empty() && self.queue.is_empty() && self.children.is_empty()
+    }
+
+    /// Every queue this decision and the workflows it starts push to.
+    pub fn pushed_queues(&self) -> Vec<&str> {
+        let mut queues: Vec<&str> = self
+            .queue
+            .iter()
+            .filter_map(|op| match op {
+                QueueOp::Push { queue_name, .. } => Some(queue_name.as_str()),
+                _ => None,
+            })
+            .collect();
+        for child in &self.children {
+            queues.extend(child.pushed_queues());
+        }
+        queues
     }
 }
 

@@ -18,14 +18,16 @@ mod ids;
 mod roots;
 mod schedule;
 pub mod script;
+mod sub_workflow;
 mod task_result;
 pub mod validate;
 
 use baton_model::Task;
 
 pub use decider::{decide, start_workflow, StartParams};
-pub use decision::{Decision, QueueOp};
+pub use decision::{Decision, ParentUpdate, QueueOp};
 pub use ids::{IdSource, SequentialIds};
+pub use sub_workflow::apply_child_outcome;
 pub use task_result::{apply_task_result, complete_pending_task, signal_waiting_task};
 
 /// Why the engine refused an event. Each variant is a client error, not a crash.

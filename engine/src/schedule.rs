@@ -8,6 +8,7 @@ use crate::expression::resolve_map;
 use crate::graph::following_sibling;
 use crate::roots::WorkflowRoots;
 use crate::script::{self, ScriptLimits};
+use crate::sub_workflow::{start_child, start_detached};
 use crate::{lease_ms, queue_name, Decision, IdSource, QueueOp};
 
 /// The definition that governs a task: the one embedded at start, else Conductor's defaults.
@@ -157,6 +158,18 @@ pub fn schedule_task(
         }
         task_type::NOOP => {
             complete(&mut task, now, json!({}));
+            add(decision, task);
+        }
+        task_type::SUB_WORKFLOW | task_type::START_WORKFLOW => {
+            let started = if workflow_task.r#type == task_type::SUB_WORKFLOW {
+                start_child(&decision.workflow, &mut task, now, ids)
+            } else {
+                start_detached(&decision.workflow, &mut task, now, ids)
+            };
+            match started {
+                Ok(child) => decision.children.push(child),
+                Err(reason) => fail(&mut task, now, reason),
+            }
             add(decision, task);
         }
         task_type::DYNAMIC => {

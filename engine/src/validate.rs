@@ -20,6 +20,8 @@ const RUNNABLE_SYSTEM_TYPES: &[&str] = &[
     task_type::HUMAN,
     task_type::INLINE,
     task_type::DYNAMIC,
+    task_type::SUB_WORKFLOW,
+    task_type::START_WORKFLOW,
 ];
 
 /// Every Conductor system task type, runnable here or not.
@@ -218,6 +220,39 @@ fn check_task_type(def: &WorkflowDef, task: &WorkflowTask) -> Vec<ValidationErro
                 .is_none_or(str::is_empty) =>
         {
             errors.push(required("dynamicTaskNameParam"));
+        }
+        task_type::SUB_WORKFLOW => match &task.sub_workflow_param {
+            None => errors.push(required("subWorkflowParam")),
+            Some(params) => {
+                let inline = matches!(
+                    params.workflow_definition,
+                    Some(baton_model::SubWorkflowDefinition::Definition(_))
+                );
+                let name = params.name.as_deref().unwrap_or_default();
+                if !inline && (name.is_empty() || name.contains("${")) {
+                    errors.push(error(
+                        "tasks",
+                        format!("task {}: subWorkflowParam needs a fixed name or an inline workflowDefinition", task.task_reference_name),
+                        None,
+                    ));
+                }
+            }
+        },
+        task_type::START_WORKFLOW => {
+            let request = task.input_parameters.get("startWorkflow");
+            let named = request
+                .and_then(|r| r.get("name"))
+                .and_then(|n| n.as_str())
+                .is_some_and(|n| !n.is_empty() && !n.contains("${"));
+            let inline =
+                request.is_some_and(|r| r.get("workflowDef").is_some_and(|d| d.is_object()));
+            if !named && !inline {
+                errors.push(error(
+                    "tasks",
+                    format!("task {}: inputParameters.startWorkflow needs a fixed name or an inline workflowDef", task.task_reference_name),
+                    None,
+                ));
+            }
         }
         task_type::WAIT => {
             let timed = ["duration", "until"]

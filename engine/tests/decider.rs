@@ -799,3 +799,113 @@ fn a_dynamic_task_runs_as_the_worker_task_its_input_names() {
         .unwrap()
         .contains("Parameter= taskToRun"));
 }
+
+fn child_def(tasks: Value) -> Value {
+    json!({"name": "child", "tasks": tasks, "outputParameters": {"got": "${workflow.input.n}"}})
+}
+
+#[test]
+fn a_sub_workflow_starts_in_the_parents_decision_and_settles_the_parent_when_it_finishes() {
+    use baton_engine::apply_child_outcome;
+    let def = definition(json!({"name": "parent", "tasks": [
+        {"name": "sub", "taskReferenceName": "sub", "type": "SUB_WORKFLOW", "inputParameters": {"n": "${workflow.input.n}"},
+         "subWorkflowParam": {"name": "child", "workflowDefinition": child_def(json!([{"name": "child_work", "taskReferenceName": "cw"}]))}},
+        {"name": "after", "taskReferenceName": "after", "inputParameters": {"fromChild": "${sub.output.got}"}}]}));
+    let (mut run, decision) = Run::start(def, json!({"n": 5}));
+    assert_eq!(decision.children.len(), 1);
+    let child = &decision.children[0];
+    let sub = run.task("sub").clone();
+    assert_eq!(sub.status, TaskStatus::InProgress);
+    assert_eq!(
+        sub.sub_workflow_id.as_deref(),
+        Some(child.workflow.workflow_id.as_str())
+    );
+    assert_eq!(child.workflow.parent_workflow_id.as_deref(), Some("wf-1"));
+    assert_eq!(
+        child.workflow.parent_workflow_task_id.as_deref(),
+        Some(sub.task_id.as_str())
+    );
+    assert_eq!(child.workflow.input, map(json!({"n": 5})));
+    assert_eq!(
+        pushes(child)[0].0,
+        "child_work",
+        "the child's first task is queued with the parent's decision"
+    );
+
+    // The child's worker finishes: the child's decision carries the parent's update.
+    let mut child_workflow = child.workflow.clone();
+    let cw = child_workflow.tasks[0].task_id.clone();
+    baton_engine::start_polled_task(&mut child_workflow.tasks[0], None, None, T0 + 1);
+    let result = TaskResult {
+        workflow_instance_id: child_workflow.workflow_id.clone(),
+        task_id: cw,
+        status: Some(TaskResultStatus::Completed),
+        ..TaskResult::default()
+    };
+    let child_done = apply_task_result(child_workflow, &result, T0 + 2, &mut run.ids).unwrap();
+    assert_eq!(child_done.workflow.status, WorkflowStatus::Completed);
+    let update = child_done
+        .parent_update
+        .clone()
+        .expect("the parent is told");
+    assert_eq!(update.parent_task_id, sub.task_id);
+
+    let parent = apply_child_outcome(run.workflow.clone(), &update, T0 + 3, &mut run.ids).unwrap();
+    run.workflow = parent.workflow.clone();
+    assert_eq!(run.task("sub").status, TaskStatus::Completed);
+    assert_eq!(run.task("sub").output_data["got"], json!(5));
+    assert_eq!(run.task("after").input_data, map(json!({"fromChild": 5})));
+}
+
+#[test]
+fn a_sub_workflow_that_finishes_at_once_settles_its_task_in_the_same_decision() {
+    let def = definition(json!({"name": "parent", "tasks": [
+        {"name": "sub", "taskReferenceName": "sub", "type": "SUB_WORKFLOW", "inputParameters": {"n": 1},
+         "subWorkflowParam": {"name": "child", "workflowDefinition": child_def(json!([{"name": "x", "taskReferenceName": "x", "type": "NOOP"}]))}}]}));
+    let (run, decision) = Run::start(def, json!({}));
+    assert_eq!(
+        decision.children[0].workflow.status,
+        WorkflowStatus::Completed
+    );
+    assert!(
+        decision.children[0].parent_update.is_none(),
+        "settled directly, not by a parent update"
+    );
+    assert_eq!(run.task("sub").status, TaskStatus::Completed);
+    assert_eq!(decision.workflow.status, WorkflowStatus::Completed);
+    assert_eq!(decision.workflow.output["got"], json!(1));
+}
+
+#[test]
+fn a_failed_sub_workflow_fails_its_task_with_the_childs_reason() {
+    let def = definition(json!({"name": "parent", "tasks": [
+        {"name": "sub", "taskReferenceName": "sub", "type": "SUB_WORKFLOW",
+         "subWorkflowParam": {"name": "child", "workflowDefinition": child_def(json!([
+            {"name": "stop", "taskReferenceName": "stop", "type": "TERMINATE", "inputParameters": {"terminationStatus": "FAILED", "terminationReason": "bad input"}}]))}}]}));
+    let (run, decision) = Run::start(def, json!({}));
+    assert_eq!(run.task("sub").status, TaskStatus::Failed);
+    assert!(run
+        .task("sub")
+        .reason_for_incompletion
+        .as_deref()
+        .unwrap()
+        .contains("bad input"));
+    assert_eq!(decision.workflow.status, WorkflowStatus::Failed);
+}
+
+#[test]
+fn start_workflow_starts_a_detached_workflow_and_moves_on() {
+    let def = definition(json!({"name": "parent", "tasks": [
+        {"name": "kick", "taskReferenceName": "kick", "type": "START_WORKFLOW", "inputParameters": {"startWorkflow": {
+            "name": "child", "input": {"n": 9}, "workflowDef": child_def(json!([{"name": "child_work", "taskReferenceName": "cw"}]))}}},
+        {"name": "after", "taskReferenceName": "after"}]}));
+    let (run, decision) = Run::start(def, json!({}));
+    let started = &decision.children[0].workflow;
+    assert_eq!(
+        run.task("kick").output_data["workflowId"],
+        json!(started.workflow_id)
+    );
+    assert_eq!(started.parent_workflow_id, None);
+    assert_eq!(started.input, map(json!({"n": 9})));
+    assert_eq!(run.task("after").status, TaskStatus::Scheduled);
+}

@@ -36,6 +36,14 @@ fn new_workflow(def: &WorkflowDef, id: &str, priority: i32) -> Decision {
     start_workflow(def.clone(), params, NOW, &mut SequentialIds::new(id)).unwrap()
 }
 
+/// The runtime's cascade: a finished child settles its parent's task.
+fn apply_to_parent(
+    parent: baton_model::Workflow,
+    update: &baton_engine::ParentUpdate,
+) -> Result<Decision, EngineError> {
+    baton_engine::apply_child_outcome(parent, update, NOW, &mut SequentialIds::new("cascade"))
+}
+
 fn spec(queue: &str, count: usize, worker: Option<&str>) -> PollSpec {
     PollSpec {
         queue_name: queue.into(),
@@ -126,7 +134,9 @@ async fn a_created_workflow_reads_back_with_its_tasks_and_queue_entries(db: Test
     let store = open(&db);
     blocking(move || {
         let decision = new_workflow(&one_task_def("w", "x"), "wf", 0);
-        store.create_workflow(&decision).unwrap();
+        store
+            .create_workflow(&decision, &mut apply_to_parent)
+            .unwrap();
         let workflow = store.workflow("wf", true).unwrap().unwrap();
         assert_eq!(workflow, decision.workflow);
         assert!(store
@@ -149,17 +159,28 @@ async fn a_rejected_change_writes_nothing(db: TestDb) {
     let store = open(&db);
     blocking(move || {
         store
-            .create_workflow(&new_workflow(&one_task_def("w", "x"), "wf", 0))
+            .create_workflow(
+                &new_workflow(&one_task_def("w", "x"), "wf", 0),
+                &mut apply_to_parent,
+            )
             .unwrap();
         let error = store
-            .update_workflow("wf", &mut |_| Err(EngineError::MissingStatus))
+            .update_workflow(
+                "wf",
+                &mut |_| Err(EngineError::MissingStatus),
+                &mut apply_to_parent,
+            )
             .unwrap_err();
         assert!(matches!(
             error,
             StoreError::Rejected(EngineError::MissingStatus)
         ));
         let missing = store
-            .update_workflow("nope", &mut |w| Ok(Decision::unchanged(w)))
+            .update_workflow(
+                "nope",
+                &mut |w| Ok(Decision::unchanged(w)),
+                &mut apply_to_parent,
+            )
             .unwrap_err();
         assert!(matches!(missing, StoreError::NotFound(_)));
         assert_eq!(store.workflow("wf", true).unwrap().unwrap().tasks.len(), 1);
@@ -172,13 +193,13 @@ async fn a_new_workflow_that_fails_to_commit_leaves_no_partial_state(db: TestDb)
     blocking(move || {
         let def = one_task_def("w", "x");
         store
-            .create_workflow(&new_workflow(&def, "first", 0))
+            .create_workflow(&new_workflow(&def, "first", 0), &mut apply_to_parent)
             .unwrap();
         // A second workflow whose workflow row collides: its task rows and queue entry
         // must not be written either.
         let mut clash = new_workflow(&def, "second", 0);
         clash.workflow.workflow_id = "first".into();
-        assert!(store.create_workflow(&clash).is_err());
+        assert!(store.create_workflow(&clash, &mut apply_to_parent).is_err());
         assert!(store.task("second-1").unwrap().is_none());
         assert_eq!(store.queue_size("x").unwrap(), 1);
     })
@@ -190,16 +211,16 @@ async fn polls_respect_priority_visibility_and_leases(db: TestDb) {
     blocking(move || {
         let def = one_task_def("w", "x");
         store
-            .create_workflow(&new_workflow(&def, "low", 1))
+            .create_workflow(&new_workflow(&def, "low", 1), &mut apply_to_parent)
             .unwrap();
         store
-            .create_workflow(&new_workflow(&def, "high", 50))
+            .create_workflow(&new_workflow(&def, "high", 50), &mut apply_to_parent)
             .unwrap();
         let mut later = new_workflow(&def, "later", 99);
         if let baton_engine::QueueOp::Push { visible_at, .. } = &mut later.queue[0] {
             *visible_at = NOW + 60_000;
         }
-        store.create_workflow(&later).unwrap();
+        store.create_workflow(&later, &mut apply_to_parent).unwrap();
 
         let polled = store.poll(&spec("x", 10, Some("w1")), NOW).unwrap();
         let ids: Vec<_> = polled
@@ -246,7 +267,10 @@ async fn concurrent_pollers_receive_each_task_exactly_once(db: TestDb) {
         blocking(move || {
             for i in 0..total {
                 store
-                    .create_workflow(&new_workflow(&def, &format!("wf{i}"), 0))
+                    .create_workflow(
+                        &new_workflow(&def, &format!("wf{i}"), 0),
+                        &mut apply_to_parent,
+                    )
                     .unwrap();
             }
         })
@@ -284,7 +308,10 @@ async fn removing_a_workflow_removes_its_tasks_queue_entries_and_logs(db: TestDb
     let store = open(&db);
     blocking(move || {
         store
-            .create_workflow(&new_workflow(&one_task_def("w", "x"), "wf", 0))
+            .create_workflow(
+                &new_workflow(&one_task_def("w", "x"), "wf", 0),
+                &mut apply_to_parent,
+            )
             .unwrap();
         store.add_task_log("wf-1", "hello", NOW).unwrap();
         assert_eq!(
@@ -306,10 +333,10 @@ async fn an_update_can_claim_the_next_task_in_the_same_transaction(db: TestDb) {
     blocking(move || {
         let def = one_task_def("w", "x");
         store
-            .create_workflow(&new_workflow(&def, "one", 0))
+            .create_workflow(&new_workflow(&def, "one", 0), &mut apply_to_parent)
             .unwrap();
         store
-            .create_workflow(&new_workflow(&def, "two", 0))
+            .create_workflow(&new_workflow(&def, "two", 0), &mut apply_to_parent)
             .unwrap();
         let (decision, next) = store
             .update_workflow_and_poll(
@@ -319,6 +346,7 @@ async fn an_update_can_claim_the_next_task_in_the_same_transaction(db: TestDb) {
                     assert_eq!(decision.workflow.workflow_id, "one");
                     Some(spec("x", 1, Some("w9")))
                 },
+                &mut apply_to_parent,
                 NOW,
             )
             .unwrap();
@@ -346,7 +374,10 @@ async fn a_failing_write_among_concurrent_writes_rolls_back_alone(db: TestDb) {
         blocking(move || {
             for i in 0..40 {
                 store
-                    .create_workflow(&new_workflow(&def, &format!("wf{i}"), 0))
+                    .create_workflow(
+                        &new_workflow(&def, &format!("wf{i}"), 0),
+                        &mut apply_to_parent,
+                    )
                     .unwrap();
             }
         })
@@ -359,13 +390,17 @@ async fn a_failing_write_among_concurrent_writes_rolls_back_alone(db: TestDb) {
         .map(|i| {
             let store = store.clone();
             tokio::task::spawn_blocking(move || {
-                store.update_workflow(&format!("wf{i}"), &mut |mut workflow| {
-                    workflow.status = baton_model::WorkflowStatus::Paused;
-                    if i % 2 == 1 {
-                        return Err(EngineError::MissingStatus);
-                    }
-                    Ok(Decision::unchanged(workflow))
-                })
+                store.update_workflow(
+                    &format!("wf{i}"),
+                    &mut |mut workflow| {
+                        workflow.status = baton_model::WorkflowStatus::Paused;
+                        if i % 2 == 1 {
+                            return Err(EngineError::MissingStatus);
+                        }
+                        Ok(Decision::unchanged(workflow))
+                    },
+                    &mut apply_to_parent,
+                )
             })
         })
         .collect();
@@ -391,7 +426,44 @@ async fn a_failing_write_among_concurrent_writes_rolls_back_alone(db: TestDb) {
     .await
 }
 
+async fn a_finished_child_settles_its_parent_in_the_same_transaction(db: TestDb) {
+    let store = open(&db);
+    blocking(move || {
+        let def: WorkflowDef = serde_json::from_value(json!({"name": "parent", "tasks": [
+            {"name": "sub", "taskReferenceName": "sub", "type": "SUB_WORKFLOW",
+             "subWorkflowParam": {"name": "child", "workflowDefinition": {"name": "child", "tasks": [{"name": "kid_work", "taskReferenceName": "k"}]}}},
+            {"name": "parent_next", "taskReferenceName": "next"}]}))
+        .unwrap();
+        let decision = new_workflow(&def, "p", 0);
+        let child_id = decision.children[0].workflow.workflow_id.clone();
+        store.create_workflow(&decision, &mut apply_to_parent).unwrap();
+        assert_eq!(store.workflow(&child_id, true).unwrap().unwrap().parent_workflow_id.as_deref(), Some("p"));
+        let polled = store.poll(&spec("kid_work", 1, None), NOW).unwrap();
+        assert_eq!(polled.len(), 1, "the child's task was queued with the parent's start");
+
+        let result = baton_model::TaskResult {
+            workflow_instance_id: child_id.clone(),
+            task_id: polled[0].task_id.clone(),
+            status: Some(baton_model::TaskResultStatus::Completed),
+            ..Default::default()
+        };
+        store
+            .update_workflow(
+                &child_id,
+                &mut |workflow| baton_engine::apply_task_result(workflow, &result, NOW, &mut SequentialIds::new("u")),
+                &mut apply_to_parent,
+            )
+            .unwrap();
+        let parent = store.workflow("p", true).unwrap().unwrap();
+        assert_eq!(parent.tasks[0].status, TaskStatus::Completed, "the SUB_WORKFLOW task took the child's outcome");
+        assert_eq!(parent.tasks[1].reference_task_name, "next");
+        assert_eq!(store.queue_size("parent_next").unwrap(), 1);
+    })
+    .await
+}
+
 on_both_backends!(
+    a_finished_child_settles_its_parent_in_the_same_transaction,
     a_failing_write_among_concurrent_writes_rolls_back_alone,
     an_update_can_claim_the_next_task_in_the_same_transaction,
     workflow_definitions_keep_versions_and_refuse_silent_overwrites,

@@ -318,7 +318,89 @@ async fn a_dynamic_task_is_polled_as_the_task_type_its_input_names(db: TestDb) {
     assert_eq!(workflow.output, map(json!({"size": 3})));
 }
 
+async fn sub_workflows_by_name_and_started_workflows_run_and_report_back(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    let child: WorkflowDef = serde_json::from_value(json!({"name": "child_flow", "tasks": [
+        {"name": "child_step", "taskReferenceName": "step", "inputParameters": {"n": "${workflow.input.n}"}}
+    ], "outputParameters": {"doubled": "${step.output.doubled}"}}))
+    .unwrap();
+    let parent: WorkflowDef = serde_json::from_value(json!({"name": "parent_flow", "tasks": [
+        {"name": "sub", "taskReferenceName": "sub", "type": "SUB_WORKFLOW", "inputParameters": {"n": "${workflow.input.n}"},
+         "subWorkflowParam": {"name": "child_flow", "version": 1}},
+        {"name": "kick", "taskReferenceName": "kick", "type": "START_WORKFLOW",
+         "inputParameters": {"startWorkflow": {"name": "child_flow", "input": {"n": 100}}}}
+    ], "outputParameters": {"fromChild": "${sub.output.doubled}", "started": "${kick.output.workflowId}"}}))
+    .unwrap();
+    client.register_workflow_def(&child, false).await.unwrap();
+    client.register_workflow_def(&parent, false).await.unwrap();
+    let id = client
+        .start_workflow_by_name("parent_flow", None, None, None, &map(json!({"n": 4})))
+        .await
+        .unwrap();
+
+    let poll = baton_client::PollRequest {
+        count: 1,
+        timeout_ms: 2000,
+        worker_id: None,
+        domain: None,
+    };
+    let task = client
+        .batch_poll("child_step", &poll)
+        .await
+        .unwrap()
+        .pop()
+        .expect("the child's task");
+    let n = task.input_data["n"].as_i64().unwrap();
+    assert_eq!(n, 4, "the child's input is the SUB_WORKFLOW task's input");
+    let result = baton_model::TaskResult {
+        workflow_instance_id: task.workflow_instance_id.clone(),
+        task_id: task.task_id.clone(),
+        status: Some(baton_model::TaskResultStatus::Completed),
+        output_data: map(json!({"doubled": n * 2})),
+        ..Default::default()
+    };
+    client.update_task(&result).await.unwrap();
+
+    let workflow = client.get_workflow(&id, true).await.unwrap();
+    assert_eq!(workflow.status, WorkflowStatus::Completed);
+    assert_eq!(workflow.output["fromChild"], json!(8));
+    let started = workflow.output["started"].as_str().unwrap().to_owned();
+    let detached = client.get_workflow(&started, true).await.unwrap();
+    assert_eq!(detached.status, WorkflowStatus::Running);
+    assert_eq!(detached.input, map(json!({"n": 100})));
+    assert_eq!(detached.parent_workflow_id, None);
+    let child_run = client
+        .get_workflow(&task.workflow_instance_id, false)
+        .await
+        .unwrap();
+    assert_eq!(child_run.parent_workflow_id.as_deref(), Some(id.as_str()));
+}
+
+async fn a_workflow_that_contains_itself_is_refused_at_start(db: TestDb) {
+    let app = spawn_app(db).await;
+    let looping: WorkflowDef = serde_json::from_value(json!({"name": "ouroboros", "tasks": [
+        {"name": "sub", "taskReferenceName": "sub", "type": "SUB_WORKFLOW", "subWorkflowParam": {"name": "ouroboros"}}]}))
+    .unwrap();
+    app.client
+        .register_workflow_def(&looping, false)
+        .await
+        .unwrap();
+    let error = app
+        .client
+        .start_workflow_by_name("ouroboros", None, None, None, &JsonMap::new())
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), Some(400));
+    assert!(
+        error.to_string().contains("ouroboros -> ouroboros")
+            || format!("{:?}", error.error_response()).contains("ouroboros -> ouroboros")
+    );
+}
+
 on_both_backends!(
+    sub_workflows_by_name_and_started_workflows_run_and_report_back,
+    a_workflow_that_contains_itself_is_refused_at_start,
     a_dynamic_task_is_polled_as_the_task_type_its_input_names,
     inline_scripts_compute_and_a_runaway_script_fails_only_its_workflow,
     wait_and_human_tasks_complete_by_signal_and_by_reference,

@@ -4,13 +4,14 @@
 //! Every state change goes through [`Runtime::change_workflow`] or [`Runtime::start`],
 //! which commit the decision and then wake the long polls of the queues it pushed to.
 
+mod embed;
 mod notifier;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use baton_engine::{Decision, EngineError, IdSource, QueueOp, StartParams};
-use baton_model::{JsonMap, Task, TaskResult, TaskResultStatus, WorkflowDef};
+use baton_engine::{Decision, EngineError, IdSource, ParentUpdate, StartParams};
+use baton_model::{JsonMap, Task, TaskResult, TaskResultStatus, Workflow, WorkflowDef};
 
 use crate::error::ApiError;
 use crate::store::{PollSpec, Store, StoreError};
@@ -53,6 +54,29 @@ pub enum Completion {
         status: TaskResultStatus,
         output: JsonMap,
     },
+}
+
+/// Computes parents' decisions when a committed decision finishes a sub-workflow, and
+/// remembers the queues they push to.
+struct Cascade {
+    now: i64,
+    woken: Vec<String>,
+}
+
+impl Cascade {
+    fn new(now: i64) -> Self {
+        Cascade {
+            now,
+            woken: Vec::new(),
+        }
+    }
+
+    fn apply(&mut self, parent: Workflow, update: &ParentUpdate) -> Result<Decision, EngineError> {
+        let decision = baton_engine::apply_child_outcome(parent, update, self.now, &mut UuidIds)?;
+        self.woken
+            .extend(decision.pushed_queues().into_iter().map(str::to_owned));
+        Ok(decision)
+    }
 }
 
 /// What a task result's ids failed to name.
@@ -109,43 +133,35 @@ impl Runtime {
         let workflow_id = params.workflow_id.clone();
         let definition = self.with_task_defs(definition).await?;
         let decision = baton_engine::start_workflow(definition, params, now, &mut UuidIds)?;
-        let decision = self
-            .blocking(move |store| store.create_workflow(&decision).map(|()| decision))
+        let (decision, cascaded) = self
+            .blocking(move |store| {
+                let mut cascade = Cascade::new(now);
+                store.create_workflow(&decision, &mut |parent, update| {
+                    cascade.apply(parent, update)
+                })?;
+                Ok((decision, cascade.woken))
+            })
             .await?;
-        self.wake_polls(&decision);
+        self.wake_polls(&decision, &cascaded);
         Ok(workflow_id)
     }
 
-    /// Embeds the registered task definition of each task into the workflow definition,
-    /// as Conductor does at start, so the engine never looks definitions up.
-    async fn with_task_defs(&self, mut definition: WorkflowDef) -> Result<WorkflowDef, ApiError> {
-        let mut names: Vec<String> = definition
-            .all_tasks()
-            .iter()
-            .map(|task| task.name.clone())
-            .collect();
-        names.sort();
-        names.dedup();
-        let task_defs = self
-            .blocking(move |store| store.task_defs_named(&names))
-            .await?;
-        fn embed(tasks: &mut [baton_model::WorkflowTask], defs: &[baton_model::TaskDef]) {
-            for task in tasks {
-                if task.task_definition.is_none() {
-                    task.task_definition = defs.iter().find(|d| d.name == task.name).cloned();
-                }
-                for list in task.decision_cases.values_mut() {
-                    embed(list, defs);
-                }
-                embed(&mut task.default_case, defs);
-                for branch in &mut task.fork_tasks {
-                    embed(branch, defs);
-                }
-                embed(&mut task.loop_over, defs);
-            }
+    /// Embeds what the engine will need into the definition (task definitions, the
+    /// definitions of sub-workflows), as it stands now.
+    async fn with_task_defs(&self, definition: WorkflowDef) -> Result<WorkflowDef, ApiError> {
+        match self
+            .blocking(move |store| embed::embed_definitions(store, definition))
+            .await?
+        {
+            Ok(definition) => Ok(definition),
+            Err(embed::EmbedError::Cycle(path)) => Err(ApiError::BadRequest(format!(
+                "Workflow definitions contain themselves: {path}"
+            ))),
+            Err(embed::EmbedError::TooDeep(path)) => Err(ApiError::BadRequest(format!(
+                "Sub-workflows nest deeper than {}: {path}",
+                embed::MAX_NESTING
+            ))),
         }
-        embed(&mut definition.tasks, &task_defs);
-        Ok(definition)
     }
 
     /// Records a worker's result. Unknown workflows and tasks are 404s; a task that
@@ -181,16 +197,18 @@ impl Runtime {
                         domain: task.domain.clone(),
                     })
                 };
+                let mut cascade = Cascade::new(now);
                 let outcome = store.update_workflow_and_poll(
                     &result.workflow_instance_id,
                     &mut |workflow| {
                         baton_engine::apply_task_result(workflow, &result, now, &mut UuidIds)
                     },
                     &mut next_poll,
+                    &mut |parent, update| cascade.apply(parent, update),
                     now,
                 );
                 match outcome {
-                    Ok(done) => Ok(Ok(done)),
+                    Ok((decision, next)) => Ok(Ok((decision, next, cascade.woken))),
                     Err(StoreError::NotFound(_)) => Ok(Err(Missing::Workflow)),
                     Err(StoreError::Rejected(EngineError::TaskNotFound(_))) => {
                         Ok(Err(Missing::Task))
@@ -200,7 +218,7 @@ impl Runtime {
             })
             .await?
         };
-        let (decision, next) = match outcome {
+        let (decision, next, cascaded) = match outcome {
             Ok(done) => done,
             Err(Missing::Workflow) => {
                 return Err(ApiError::NotFound(format!(
@@ -210,7 +228,7 @@ impl Runtime {
             }
             Err(Missing::Task) => return Err(self.explain_missing_task(&result).await),
         };
-        self.wake_polls(&decision);
+        self.wake_polls(&decision, &cascaded);
         if !result.logs.is_empty() {
             let result = result.clone();
             self.blocking(move |store| {
@@ -237,43 +255,47 @@ impl Runtime {
         let outcome = self
             .blocking(move |store| {
                 let now = now_ms();
+                let mut cascade = Cascade::new(now);
+                let mut change = |workflow| match &completion {
+                    Completion::ByReference {
+                        reference,
+                        status,
+                        output,
+                        worker_id,
+                    } => baton_engine::complete_pending_task(
+                        workflow,
+                        reference,
+                        *status,
+                        output.clone(),
+                        worker_id.clone(),
+                        now,
+                        &mut UuidIds,
+                    ),
+                    Completion::Signal { status, output } => baton_engine::signal_waiting_task(
+                        workflow,
+                        *status,
+                        output.clone(),
+                        now,
+                        &mut UuidIds,
+                    ),
+                };
                 let outcome =
-                    store.update_workflow(&workflow_id, &mut |workflow| match &completion {
-                        Completion::ByReference {
-                            reference,
-                            status,
-                            output,
-                            worker_id,
-                        } => baton_engine::complete_pending_task(
-                            workflow,
-                            reference,
-                            *status,
-                            output.clone(),
-                            worker_id.clone(),
-                            now,
-                            &mut UuidIds,
-                        ),
-                        Completion::Signal { status, output } => baton_engine::signal_waiting_task(
-                            workflow,
-                            *status,
-                            output.clone(),
-                            now,
-                            &mut UuidIds,
-                        ),
+                    store.update_workflow(&workflow_id, &mut change, &mut |parent, update| {
+                        cascade.apply(parent, update)
                     });
                 match outcome {
-                    Ok(decision) => Ok(Some(decision)),
+                    Ok(decision) => Ok(Some((decision, cascade.woken))),
                     Err(StoreError::NotFound(_)) => Ok(None),
                     Err(other) => Err(other),
                 }
             })
             .await?;
-        let Some(decision) = outcome else {
+        let Some((decision, cascaded)) = outcome else {
             return Err(ApiError::NotFound(format!(
                 "No such workflow found by id: {missing}"
             )));
         };
-        self.wake_polls(&decision);
+        self.wake_polls(&decision, &cascaded);
         // The finished task is the first one the decision touched.
         Ok(decision.changed_tasks.first().cloned())
     }
@@ -338,11 +360,14 @@ impl Runtime {
         }
     }
 
-    fn wake_polls(&self, decision: &Decision) {
-        for op in &decision.queue {
-            if let QueueOp::Push { queue_name, .. } = op {
-                self.notifier.notify(queue_name);
-            }
+    /// Wakes the long polls of every queue a committed decision (or a parent decision it
+    /// cascaded into) pushed to.
+    fn wake_polls(&self, decision: &Decision, cascaded: &[String]) {
+        for queue_name in decision.pushed_queues() {
+            self.notifier.notify(queue_name);
+        }
+        for queue_name in cascaded {
+            self.notifier.notify(queue_name);
         }
     }
 }

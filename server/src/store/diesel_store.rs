@@ -20,7 +20,7 @@ use super::group_commit::GroupCommit;
 use super::schema::{
     poll_data, queue_entries, task_defs, task_logs, tasks, workflow_defs, workflows,
 };
-use super::{PollSpec, PolledTasks, Store, StoreError, StoreResult, WorkflowChange};
+use super::{ParentCascade, PollSpec, PolledTasks, Store, StoreError, StoreResult, WorkflowChange};
 
 /// Runs `$body` with `$c` bound to the concrete connection of either backend, for
 /// statements the multi-backend connection cannot express (upserts, row locks).
@@ -297,6 +297,59 @@ fn claim(conn: &mut AnyConnection, request: &PollSpec, now: i64) -> StoreResult<
     Ok(polled)
 }
 
+/// Loads a workflow with its tasks, locking its row on PostgreSQL (SQLite's writers are
+/// already serialized).
+fn lock_workflow(conn: &mut AnyConnection, workflow_id: &str) -> StoreResult<Option<Workflow>> {
+    let query = workflows::table.find(workflow_id).select(workflows::body);
+    let body: Option<String> = match conn {
+        AnyConnection::Postgresql(c) => query.for_update().first(c).optional()?,
+        AnyConnection::Sqlite(c) => query.first(c).optional()?,
+    };
+    let Some(body) = body else { return Ok(None) };
+    let mut workflow: Workflow = parse(&body)?;
+    workflow.tasks = load_tasks(conn, workflow_id)?;
+    Ok(Some(workflow))
+}
+
+/// Writes a decision: the workflow row (inserted when `existing` is `None`, a new workflow),
+/// its tasks and queue operations, the workflows it starts, and, when it finishes a
+/// sub-workflow, the parent's resulting decision (locks are taken child first, then parent).
+fn save_decision(
+    conn: &mut AnyConnection,
+    decision: &Decision,
+    existing: Option<&HashSet<String>>,
+    cascade: ParentCascade<'_>,
+) -> StoreResult<()> {
+    let row = WorkflowRow::from_workflow(&decision.workflow)?;
+    match existing {
+        Some(_) => {
+            diesel::update(workflows::table.find(&decision.workflow.workflow_id))
+                .set(&row)
+                .execute(conn)?;
+        }
+        None => {
+            diesel::insert_into(workflows::table)
+                .values(&row)
+                .execute(conn)?;
+        }
+    }
+    save_tasks(conn, decision, existing.unwrap_or(&HashSet::new()))?;
+    apply_queue_ops(conn, &decision.queue)?;
+    for child in &decision.children {
+        save_decision(conn, child, None, cascade)?;
+    }
+    if let Some(update) = &decision.parent_update {
+        // A parent removed meanwhile has nobody left to tell.
+        if let Some(parent) = lock_workflow(conn, &update.parent_workflow_id)? {
+            let existing: HashSet<String> =
+                parent.tasks.iter().map(|t| t.task_id.clone()).collect();
+            let parent_decision = cascade(parent, update)?;
+            save_decision(conn, &parent_decision, Some(&existing), cascade)?;
+        }
+    }
+    Ok(())
+}
+
 fn load_tasks(conn: &mut AnyConnection, workflow_id: &str) -> StoreResult<Vec<Task>> {
     let bodies: Vec<String> = tasks::table
         .filter(tasks::workflow_id.eq(workflow_id))
@@ -446,15 +499,8 @@ impl Store for DieselStore {
         })
     }
 
-    fn create_workflow(&self, decision: &Decision) -> StoreResult<()> {
-        self.write(|conn| {
-            let row = WorkflowRow::from_workflow(&decision.workflow)?;
-            diesel::insert_into(workflows::table)
-                .values(&row)
-                .execute(conn)?;
-            save_tasks(conn, decision, &HashSet::new())?;
-            apply_queue_ops(conn, &decision.queue)
-        })
+    fn create_workflow(&self, decision: &Decision, cascade: ParentCascade<'_>) -> StoreResult<()> {
+        self.write(|conn| save_decision(conn, decision, None, cascade))
     }
 
     fn workflow(&self, workflow_id: &str, include_tasks: bool) -> StoreResult<Option<Workflow>> {
@@ -479,8 +525,10 @@ impl Store for DieselStore {
         &self,
         workflow_id: &str,
         change: WorkflowChange<'_>,
+        cascade: ParentCascade<'_>,
     ) -> StoreResult<Decision> {
-        let (decision, _) = self.update_workflow_and_poll(workflow_id, change, &mut |_| None, 0)?;
+        let (decision, _) =
+            self.update_workflow_and_poll(workflow_id, change, &mut |_| None, cascade, 0)?;
         Ok(decision)
     }
 
@@ -489,29 +537,17 @@ impl Store for DieselStore {
         workflow_id: &str,
         change: WorkflowChange<'_>,
         then_poll: &mut dyn FnMut(&Decision) -> Option<PollSpec>,
+        cascade: ParentCascade<'_>,
         now: i64,
     ) -> StoreResult<(Decision, PolledTasks)> {
         let (decision, polled, spec) = self.write(|conn| {
-            let query = workflows::table.find(workflow_id).select(workflows::body);
-            let body: Option<String> = match conn {
-                AnyConnection::Postgresql(c) => query.for_update().first(c).optional()?,
-                // SQLite has no row locks; its writers are already serialized.
-                AnyConnection::Sqlite(c) => query.first(c).optional()?,
-            };
-            let Some(body) = body else {
+            let Some(workflow) = lock_workflow(conn, workflow_id)? else {
                 return Err(StoreError::NotFound(format!("workflow {workflow_id}")));
             };
-            let mut workflow: Workflow = parse(&body)?;
-            workflow.tasks = load_tasks(conn, workflow_id)?;
             let existing: HashSet<String> =
                 workflow.tasks.iter().map(|t| t.task_id.clone()).collect();
             let decision = change(workflow)?;
-            let row = WorkflowRow::from_workflow(&decision.workflow)?;
-            diesel::update(workflows::table.find(workflow_id))
-                .set(&row)
-                .execute(conn)?;
-            save_tasks(conn, &decision, &existing)?;
-            apply_queue_ops(conn, &decision.queue)?;
+            save_decision(conn, &decision, Some(&existing), cascade)?;
             let spec = then_poll(&decision);
             let polled = match &spec {
                 Some(spec) => claim(conn, spec, now)?,

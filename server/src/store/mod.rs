@@ -11,7 +11,7 @@ mod schema;
 
 use std::collections::BTreeMap;
 
-use baton_engine::{Decision, EngineError};
+use baton_engine::{Decision, EngineError, ParentUpdate};
 use baton_model::{PollData, Task, TaskDef, TaskExecLog, Workflow, WorkflowDef};
 
 pub use connection::{Backend, DatabaseUrl};
@@ -44,6 +44,11 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// A change to one workflow, computed under its lock from its current state.
 /// It runs inside the store's transaction, so it must be pure and quick.
 pub type WorkflowChange<'a> = &'a mut dyn FnMut(Workflow) -> Result<Decision, EngineError>;
+
+/// Computes a parent's decision from its finished child's outcome, inside the child's
+/// transaction.
+pub type ParentCascade<'a> =
+    &'a mut dyn FnMut(Workflow, &ParentUpdate) -> Result<Decision, EngineError>;
 
 /// What a poll hands to a worker, already marked as started.
 pub type PolledTasks = Vec<Task>;
@@ -80,15 +85,19 @@ pub trait Store: Send + Sync + 'static {
     fn delete_workflow_def(&self, name: &str, version: i32) -> StoreResult<bool>;
 
     // Executions.
-    /// Inserts a new workflow with the tasks and queue entries of its first decision.
-    fn create_workflow(&self, decision: &Decision) -> StoreResult<()>;
+    /// Inserts a new workflow with the tasks and queue entries of its first decision (and the
+    /// workflows that decision starts).
+    fn create_workflow(&self, decision: &Decision, cascade: ParentCascade<'_>) -> StoreResult<()>;
     fn workflow(&self, workflow_id: &str, include_tasks: bool) -> StoreResult<Option<Workflow>>;
     /// Loads the workflow under its lock, runs `change`, and commits the decision it returns,
     /// all in one transaction. `NotFound` when there is no such workflow.
+    /// When the decision finishes a sub-workflow, `cascade` computes its parent's decision,
+    /// which commits in the same transaction.
     fn update_workflow(
         &self,
         workflow_id: &str,
         change: WorkflowChange<'_>,
+        cascade: ParentCascade<'_>,
     ) -> StoreResult<Decision>;
     /// Like [`Store::update_workflow`], then, in the same transaction, claims the tasks that
     /// `then_poll` asks for given the decision (update-v2's "next task for this worker").
@@ -97,6 +106,7 @@ pub trait Store: Send + Sync + 'static {
         workflow_id: &str,
         change: WorkflowChange<'_>,
         then_poll: &mut dyn FnMut(&Decision) -> Option<PollSpec>,
+        cascade: ParentCascade<'_>,
         now: i64,
     ) -> StoreResult<(Decision, PolledTasks)>;
     /// Deletes a workflow, its tasks, their queue entries and logs. False when it did not exist.

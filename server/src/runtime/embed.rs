@@ -1,0 +1,184 @@
+//! Before a workflow starts, its definition gets everything the engine will need embedded:
+//! each task's registered TaskDef (as Conductor does), and the definitions of the workflows
+//! its SUB_WORKFLOW and START_WORKFLOW tasks name, recursively. The engine then never looks
+//! anything up, and a running workflow keeps the definitions it started with.
+
+use baton_model::{task_type, SubWorkflowDefinition, WorkflowDef, WorkflowTask};
+
+use crate::store::{Store, StoreResult};
+
+/// How deep sub-workflows may nest.
+pub const MAX_NESTING: usize = 16;
+
+/// Why a definition cannot be prepared.
+#[derive(Debug, PartialEq, Eq)]
+pub enum EmbedError {
+    /// A workflow contains itself, directly or through others.
+    Cycle(String),
+    TooDeep(String),
+}
+
+/// Embeds task definitions and sub-workflow definitions into `definition`.
+pub fn embed_definitions(
+    store: &dyn Store,
+    definition: WorkflowDef,
+) -> StoreResult<Result<WorkflowDef, EmbedError>> {
+    embed(store, definition, &mut Vec::new())
+}
+
+fn embed(
+    store: &dyn Store,
+    mut definition: WorkflowDef,
+    path: &mut Vec<String>,
+) -> StoreResult<Result<WorkflowDef, EmbedError>> {
+    if path.contains(&definition.name) {
+        return Ok(Err(EmbedError::Cycle(format!(
+            "{} -> {}",
+            path.join(" -> "),
+            definition.name
+        ))));
+    }
+    if path.len() >= MAX_NESTING {
+        return Ok(Err(EmbedError::TooDeep(path.join(" -> "))));
+    }
+    path.push(definition.name.clone());
+
+    let mut names: Vec<String> = definition
+        .all_tasks()
+        .iter()
+        .map(|task| task.name.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    let task_defs = store.task_defs_named(&names)?;
+
+    let mut failure = None;
+    let mut outcome: StoreResult<()> = Ok(());
+    for_each_task_mut(&mut definition.tasks, &mut |task| {
+        if failure.is_some() || outcome.is_err() {
+            return;
+        }
+        if task.task_definition.is_none() {
+            task.task_definition = task_defs.iter().find(|d| d.name == task.name).cloned();
+        }
+        let embedded = match task.r#type.as_str() {
+            task_type::SUB_WORKFLOW => embed_sub_workflow(store, task, path),
+            task_type::START_WORKFLOW => embed_started_workflow(store, task, path),
+            _ => Ok(Ok(())),
+        };
+        match embedded {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => failure = Some(error),
+            Err(error) => outcome = Err(error),
+        }
+    });
+    outcome?;
+    path.pop();
+    Ok(match failure {
+        Some(error) => Err(error),
+        None => Ok(definition),
+    })
+}
+
+/// Loads and embeds the definition a workflow task names (`None` when it is not registered:
+/// the task then fails when scheduled, naming what is missing).
+fn load(
+    store: &dyn Store,
+    name: &str,
+    version: Option<i32>,
+    path: &mut Vec<String>,
+) -> StoreResult<Result<Option<WorkflowDef>, EmbedError>> {
+    match store.workflow_def(name, version)? {
+        Some(child) => Ok(embed(store, child, path)?.map(Some)),
+        None => Ok(Ok(None)),
+    }
+}
+
+fn embed_sub_workflow(
+    store: &dyn Store,
+    task: &mut WorkflowTask,
+    path: &mut Vec<String>,
+) -> StoreResult<Result<(), EmbedError>> {
+    let Some(params) = task.sub_workflow_param.as_mut() else {
+        return Ok(Ok(()));
+    };
+    match params.workflow_definition.take() {
+        Some(SubWorkflowDefinition::Definition(inline)) => {
+            // Inline definitions get their own tasks' definitions embedded too.
+            match embed(store, *inline, path)? {
+                Ok(child) => {
+                    params.workflow_definition =
+                        Some(SubWorkflowDefinition::Definition(Box::new(child)))
+                }
+                Err(error) => return Ok(Err(error)),
+            }
+        }
+        other => {
+            params.workflow_definition = other;
+            let Some(name) = params.name.clone().filter(|n| !n.is_empty()) else {
+                return Ok(Ok(()));
+            };
+            match load(store, &name, params.version, path)? {
+                Ok(Some(child)) => {
+                    params.workflow_definition =
+                        Some(SubWorkflowDefinition::Definition(Box::new(child)))
+                }
+                Ok(None) => {}
+                Err(error) => return Ok(Err(error)),
+            }
+        }
+    }
+    Ok(Ok(()))
+}
+
+fn embed_started_workflow(
+    store: &dyn Store,
+    task: &mut WorkflowTask,
+    path: &mut Vec<String>,
+) -> StoreResult<Result<(), EmbedError>> {
+    let Some(request) = task
+        .input_parameters
+        .get_mut("startWorkflow")
+        .and_then(|r| r.as_object_mut())
+    else {
+        return Ok(Ok(()));
+    };
+    if request.get("workflowDef").is_some_and(|d| d.is_object()) {
+        return Ok(Ok(()));
+    }
+    let Some(name) = request
+        .get("name")
+        .and_then(|n| n.as_str())
+        .map(str::to_owned)
+    else {
+        return Ok(Ok(()));
+    };
+    let version = request
+        .get("version")
+        .and_then(|v| v.as_i64())
+        .map(|v| v as i32);
+    match load(store, &name, version, path)? {
+        Ok(Some(child)) => {
+            let value = serde_json::to_value(child).map_err(crate::store::StoreError::Corrupt)?;
+            request.insert("workflowDef".into(), value);
+        }
+        Ok(None) => {}
+        Err(error) => return Ok(Err(error)),
+    }
+    Ok(Ok(()))
+}
+
+/// Calls `visit` on every task of a definition, nested ones included.
+fn for_each_task_mut(tasks: &mut [WorkflowTask], visit: &mut dyn FnMut(&mut WorkflowTask)) {
+    for task in tasks {
+        visit(task);
+        for list in task.decision_cases.values_mut() {
+            for_each_task_mut(list, visit);
+        }
+        for_each_task_mut(&mut task.default_case, visit);
+        for branch in &mut task.fork_tasks {
+            for_each_task_mut(branch, visit);
+        }
+        for_each_task_mut(&mut task.loop_over, visit);
+    }
+}
