@@ -14,9 +14,10 @@ use serde_json::Value;
 
 use crate::decision::ParentUpdate;
 use crate::expression::resolve_map;
-use crate::graph::next_task;
+use crate::graph::{base_reference, loop_around, next_task};
 use crate::roots::WorkflowRoots;
-use crate::schedule::{schedule_task, task_def_of, Schedule};
+use crate::schedule::{fail_task, schedule_task, task_def_of, Schedule};
+use crate::script::{self, ScriptLimits};
 use crate::validate::is_system_task;
 use crate::{Decision, EngineError, IdSource, QueueOp};
 
@@ -108,11 +109,16 @@ pub(crate) fn decide_into(
     }
     // System tasks finish inside the decision and JOINs complete when their branches do, so
     // keep going until a pass changes nothing.
+    // (A loop's last iteration also completes its DO_WHILE behind the scan.)
     loop {
         process_finished_tasks(decision, &definition, now, ids);
-        if decision.workflow.status != WorkflowStatus::Running
-            || !complete_ready_joins(decision, now)
-        {
+        let joined = complete_ready_joins(decision, now);
+        let unprocessed = decision
+            .workflow
+            .tasks
+            .iter()
+            .any(|t| t.status.is_terminal() && !t.executed);
+        if decision.workflow.status != WorkflowStatus::Running || !(joined || unprocessed) {
             break;
         }
     }
@@ -165,6 +171,7 @@ fn process_finished_tasks(
                 workflow_task: &workflow_task,
                 retry_of: Some(&task),
                 delay_seconds,
+                iteration: task.iteration,
             };
             schedule_task(decision, retry, now, ids);
             continue;
@@ -262,8 +269,119 @@ fn schedule_next(
     now: i64,
     ids: &mut dyn IdSource,
 ) {
-    if let Some(next) = next_task(definition, &task.reference_task_name) {
-        schedule_task(decision, Schedule::first(next), now, ids);
+    let base = base_reference(&task.reference_task_name);
+    let Some(next) = next_task(definition, base) else {
+        return;
+    };
+    if next.r#type == task_type::DO_WHILE && next.loop_over.iter().any(|inner| inner.has(base)) {
+        // The end of an iteration: the loop decides whether to go round again.
+        next_iteration(decision, next, now, ids);
+        return;
+    }
+    let iteration = if loop_around(definition, &next.task_reference_name).is_some() {
+        task.iteration
+    } else {
+        0
+    };
+    schedule_task(decision, Schedule::in_iteration(next, iteration), now, ids);
+}
+
+/// Records an iteration's outputs on its DO_WHILE task and evaluates `loopCondition`, with `$`
+/// holding the loop's input, each body task's output by reference, and the loop's own output:
+/// true schedules the next iteration, false completes the loop.
+fn next_iteration(
+    decision: &mut Decision,
+    do_while: &WorkflowTask,
+    now: i64,
+    ids: &mut dyn IdSource,
+) {
+    let Some(position) = decision
+        .workflow
+        .tasks
+        .iter()
+        .rposition(|t| t.reference_task_name == do_while.task_reference_name)
+    else {
+        return;
+    };
+    let iteration = decision.workflow.tasks[position].iteration;
+    let iteration_output: JsonMap = decision
+        .workflow
+        .tasks
+        .iter()
+        .filter(|t| t.iteration == iteration)
+        .filter(|t| {
+            do_while
+                .loop_over
+                .iter()
+                .any(|inner| inner.has(base_reference(&t.reference_task_name)))
+        })
+        .map(|t| {
+            (
+                base_reference(&t.reference_task_name).to_owned(),
+                Value::Object(t.output_data.clone()),
+            )
+        })
+        .collect();
+    let loop_task = &mut decision.workflow.tasks[position];
+    loop_task.output_data.insert(
+        iteration.to_string(),
+        Value::Object(iteration_output.clone()),
+    );
+    loop_task
+        .output_data
+        .insert("iteration".into(), Value::from(iteration));
+    let mut condition_input = loop_task.input_data.clone();
+    condition_input.extend(iteration_output);
+    condition_input.insert(
+        do_while.task_reference_name.clone(),
+        Value::Object(loop_task.output_data.clone()),
+    );
+    let condition = do_while.loop_condition.as_deref().unwrap_or("false");
+    let task_id = loop_task.task_id.clone();
+    match script::evaluate(condition, &condition_input, ScriptLimits::default()) {
+        Ok(value) if truthy(&value) => {
+            let loop_task = &mut decision.workflow.tasks[position];
+            loop_task.iteration = iteration + 1;
+            loop_task
+                .output_data
+                .insert("iteration".into(), Value::from(iteration + 1));
+            loop_task.update_time = now;
+            decision.touch(&task_id);
+            if let Some(first) = do_while.loop_over.first() {
+                schedule_task(
+                    decision,
+                    Schedule::in_iteration(first, iteration + 1),
+                    now,
+                    ids,
+                );
+            }
+        }
+        Ok(_) => {
+            let loop_task = &mut decision.workflow.tasks[position];
+            loop_task.status = TaskStatus::Completed;
+            loop_task.end_time = now;
+            loop_task.update_time = now;
+            decision.touch(&task_id);
+        }
+        Err(reason) => {
+            fail_task(
+                &mut decision.workflow.tasks[position],
+                now,
+                format!("loopCondition failed: {reason}"),
+            );
+            decision.touch(&task_id);
+        }
+    }
+}
+
+/// JavaScript truthiness of a JSON value.
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(flag) => *flag,
+        Value::Number(number) => number.as_f64().is_some_and(|n| n != 0.0),
+        Value::String(text) => !text.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
     }
 }
 

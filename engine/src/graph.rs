@@ -17,8 +17,30 @@ enum Step<'d> {
     EndOfBlock,
 }
 
-/// The task that follows `reference_name`, or `None` at the end of the workflow.
+/// A task reference without its loop iteration suffix (`step__3` is `step`).
+pub fn base_reference(reference_name: &str) -> &str {
+    match reference_name.rsplit_once("__") {
+        Some((base, iteration))
+            if !iteration.is_empty() && iteration.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            base
+        }
+        _ => reference_name,
+    }
+}
+
+/// The DO_WHILE whose body holds `reference_name`, if any.
+pub fn loop_around<'d>(def: &'d WorkflowDef, reference_name: &str) -> Option<&'d WorkflowTask> {
+    let base = base_reference(reference_name);
+    def.all_tasks().into_iter().find(|task| {
+        task.r#type == task_type::DO_WHILE && task.loop_over.iter().any(|inner| inner.has(base))
+    })
+}
+
+/// The task that follows `reference_name`, or `None` at the end of the workflow. A task at
+/// the end of a loop body is followed by its DO_WHILE.
 pub fn next_task<'d>(def: &'d WorkflowDef, reference_name: &str) -> Option<&'d WorkflowTask> {
+    let reference_name = base_reference(reference_name);
     match walk(&def.tasks, reference_name) {
         Step::Next(task) => Some(task),
         Step::NotHere | Step::EndOfBlock => None,
@@ -33,6 +55,8 @@ fn walk<'d>(list: &'d [WorkflowTask], reference_name: &str) -> Step<'d> {
         match inside(task, reference_name) {
             Step::NotHere => continue,
             Step::Next(next) => return Step::Next(next),
+            // The end of a loop body goes back to the loop, to decide on another iteration.
+            Step::EndOfBlock if task.r#type == task_type::DO_WHILE => return Step::Next(task),
             // The last task of a case or branch: continue after the block's owner.
             Step::EndOfBlock => return after(list, position),
         }
@@ -68,6 +92,7 @@ pub fn blocks(task: &WorkflowTask) -> Vec<&[WorkflowTask]> {
             .chain(std::iter::once(task.default_case.as_slice()))
             .collect(),
         task_type::FORK_JOIN => task.fork_tasks.iter().map(Vec::as_slice).collect(),
+        task_type::DO_WHILE => vec![task.loop_over.as_slice()],
         _ => Vec::new(),
     }
 }
@@ -143,6 +168,32 @@ mod tests {
             following_sibling(&def(), "f").map(|t| t.task_reference_name.as_str()),
             Some("j")
         );
+    }
+
+    #[test]
+    fn iteration_suffixes_are_not_part_of_the_reference() {
+        assert_eq!(base_reference("step__12"), "step");
+        assert_eq!(base_reference("my__step"), "my__step");
+        assert_eq!(base_reference("plain"), "plain");
+        assert_eq!(next("b1__3").as_deref(), Some("b2"));
+    }
+
+    #[test]
+    fn the_end_of_a_loop_body_leads_back_to_the_loop() {
+        let def: WorkflowDef = serde_json::from_value(json!({"name": "l", "tasks": [
+            {"name": "loop", "taskReferenceName": "loop", "type": "DO_WHILE", "loopCondition": "false",
+             "loopOver": [{"name": "l1", "taskReferenceName": "l1"}, {"name": "l2", "taskReferenceName": "l2"}]},
+            {"name": "after", "taskReferenceName": "after"}]}))
+        .unwrap();
+        let next = |r: &str| next_task(&def, r).map(|t| t.task_reference_name.clone());
+        assert_eq!(next("l1__1").as_deref(), Some("l2"));
+        assert_eq!(next("l2__1").as_deref(), Some("loop"));
+        assert_eq!(next("loop").as_deref(), Some("after"));
+        assert_eq!(
+            loop_around(&def, "l2__4").map(|t| t.task_reference_name.as_str()),
+            Some("loop")
+        );
+        assert!(loop_around(&def, "after").is_none());
     }
 
     #[test]

@@ -17,7 +17,17 @@ impl Roots for WorkflowRoots<'_> {
         match name {
             "workflow" => Some(workflow_document(self.workflow)),
             "CPEWF_TASK_ID" => self.new_task_id.map(Value::from),
-            reference => self.workflow.task_by_ref_name(reference).map(task_document),
+            // Inside a loop, `${task.output}` names the latest iteration of `task__N`.
+            reference => {
+                self.workflow
+                    .task_by_ref_name(reference)
+                    .or_else(|| {
+                        self.workflow.tasks.iter().rev().find(|t| {
+                            crate::graph::base_reference(&t.reference_task_name) == reference
+                        })
+                    })
+                    .map(task_document)
+            }
         }
     }
 }

@@ -29,6 +29,9 @@ pub struct Schedule<'a> {
     pub retry_of: Option<&'a Task>,
     /// Extra delay before a worker may poll it (retry backoff).
     pub delay_seconds: i64,
+    /// The DO_WHILE iteration this task belongs to (0 outside loops); its reference name
+    /// gets the suffix `__<iteration>`.
+    pub iteration: i32,
 }
 
 impl<'a> Schedule<'a> {
@@ -37,6 +40,14 @@ impl<'a> Schedule<'a> {
             workflow_task,
             retry_of: None,
             delay_seconds: 0,
+            iteration: 0,
+        }
+    }
+
+    pub fn in_iteration(workflow_task: &'a WorkflowTask, iteration: i32) -> Self {
+        Schedule {
+            iteration,
+            ..Schedule::first(workflow_task)
         }
     }
 }
@@ -51,11 +62,12 @@ pub fn schedule_task(
     ids: &mut dyn IdSource,
 ) {
     let workflow_task = request.workflow_task;
+    let reference = reference_in_iteration(&workflow_task.task_reference_name, request.iteration);
     let already_scheduled = decision
         .workflow
         .tasks
         .iter()
-        .any(|task| task.reference_task_name == workflow_task.task_reference_name);
+        .any(|task| task.reference_task_name == reference);
     if already_scheduled && request.retry_of.is_none() {
         return;
     }
@@ -101,6 +113,16 @@ pub fn schedule_task(
                 .and_then(|def| following_sibling(def, &fork_ref))
             {
                 schedule_task(decision, Schedule::first(join), now, ids);
+            }
+        }
+        task_type::DO_WHILE => {
+            task.status = TaskStatus::InProgress;
+            task.start_time = now;
+            task.iteration = 1;
+            task.output_data.insert("iteration".into(), json!(1));
+            add(decision, task);
+            if let Some(first) = workflow_task.loop_over.first() {
+                schedule_task(decision, Schedule::in_iteration(first, 1), now, ids);
             }
         }
         task_type::JOIN => {
@@ -239,7 +261,11 @@ fn new_task(workflow: &Workflow, request: &Schedule<'_>, now: i64, ids: &mut dyn
         task_type,
         status: TaskStatus::Scheduled,
         input_data: input,
-        reference_task_name: workflow_task.task_reference_name.clone(),
+        reference_task_name: reference_in_iteration(
+            &workflow_task.task_reference_name,
+            request.iteration,
+        ),
+        iteration: request.iteration,
         retry_count: request
             .retry_of
             .map_or(0, |previous| previous.retry_count + 1),
@@ -346,6 +372,20 @@ fn branch_for<'d>(workflow_task: &'d WorkflowTask, case: &str) -> &'d [WorkflowT
         .decision_cases
         .get(case)
         .map_or(workflow_task.default_case.as_slice(), Vec::as_slice)
+}
+
+/// A loop body task's reference in an iteration: `step__3`.
+pub fn reference_in_iteration(reference: &str, iteration: i32) -> String {
+    if iteration > 0 {
+        format!("{reference}__{iteration}")
+    } else {
+        reference.to_owned()
+    }
+}
+
+/// Marks a system task failed at `now` (for the decider's operators).
+pub fn fail_task(task: &mut Task, now: i64, reason: String) {
+    fail(task, now, reason);
 }
 
 fn next_seq(workflow: &Workflow) -> i32 {

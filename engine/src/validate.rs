@@ -22,6 +22,7 @@ const RUNNABLE_SYSTEM_TYPES: &[&str] = &[
     task_type::DYNAMIC,
     task_type::SUB_WORKFLOW,
     task_type::START_WORKFLOW,
+    task_type::DO_WHILE,
 ];
 
 /// Every Conductor system task type, runnable here or not.
@@ -254,6 +255,34 @@ fn check_task_type(def: &WorkflowDef, task: &WorkflowTask) -> Vec<ValidationErro
                 ));
             }
         }
+        task_type::DO_WHILE => {
+            if task.loop_condition.as_deref().is_none_or(str::is_empty) {
+                errors.push(required("loopCondition"));
+            }
+            if task.loop_over.is_empty() {
+                errors.push(required("loopOver"));
+            }
+            let unsupported = task
+                .loop_over
+                .iter()
+                .flat_map(|inner| inner.all_tasks_recursive())
+                .find(|inner| {
+                    matches!(
+                        inner.r#type.as_str(),
+                        task_type::DO_WHILE | task_type::FORK_JOIN | task_type::JOIN
+                    )
+                });
+            if let Some(inner) = unsupported {
+                errors.push(error(
+                    "tasks",
+                    format!(
+                        "task {}: a {} inside a DO_WHILE is not supported by this version of Baton yet",
+                        task.task_reference_name, inner.r#type
+                    ),
+                    None,
+                ));
+            }
+        }
         task_type::WAIT => {
             let timed = ["duration", "until"]
                 .iter()
@@ -438,7 +467,7 @@ mod tests {
     #[test]
     fn a_system_task_this_build_cannot_run_is_rejected() {
         let d = def(
-            json!({"name": "w", "tasks": [{"name": "s", "taskReferenceName": "s1", "type": "DO_WHILE"}]}),
+            json!({"name": "w", "tasks": [{"name": "s", "taskReferenceName": "s1", "type": "FORK_JOIN_DYNAMIC"}]}),
         );
         let errors = validate_workflow_def(&d);
         assert_eq!(errors[0].path.as_deref(), Some("tasks.type"));

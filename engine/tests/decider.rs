@@ -909,3 +909,70 @@ fn start_workflow_starts_a_detached_workflow_and_moves_on() {
     assert_eq!(started.input, map(json!({"n": 9})));
     assert_eq!(run.task("after").status, TaskStatus::Scheduled);
 }
+
+fn loop_def(condition: &str) -> WorkflowDef {
+    definition(json!({"name": "loop", "tasks": [
+        {"name": "repeat", "taskReferenceName": "repeat", "type": "DO_WHILE", "loopCondition": condition,
+         "inputParameters": {"limit": "${workflow.input.limit}"},
+         "loopOver": [
+            {"name": "fetch", "taskReferenceName": "fetch", "inputParameters": {"previous": "${fetch.output.page}"}},
+            {"name": "count", "taskReferenceName": "count", "type": "INLINE", "inputParameters": {
+                "evaluatorType": "javascript", "expression": "$.page * 10", "page": "${fetch.output.page}"}}
+         ]},
+        {"name": "after", "taskReferenceName": "after", "inputParameters": {"loops": "${repeat.output.iteration}"}}
+    ]}))
+}
+
+#[test]
+fn a_do_while_repeats_its_body_with_iteration_suffixes_until_the_condition_is_false() {
+    let (mut run, _) = Run::start(
+        loop_def("$.repeat['iteration'] < $.limit && $.count.result < 25"),
+        json!({"limit": 5}),
+    );
+    assert_eq!(run.task("repeat").status, TaskStatus::InProgress);
+    assert_eq!(run.task("fetch__1").iteration, 1);
+
+    run.report("fetch__1", TaskResultStatus::Completed, json!({"page": 1}));
+    assert_eq!(run.task("count__1").output_data["result"], json!(10));
+    assert_eq!(
+        run.task("fetch__2").status,
+        TaskStatus::Scheduled,
+        "the condition held: a second iteration"
+    );
+    assert_eq!(
+        run.task("fetch__2").input_data["previous"],
+        json!(1),
+        "references see the latest iteration"
+    );
+
+    run.report("fetch__2", TaskResultStatus::Completed, json!({"page": 2}));
+    assert!(run.workflow.task_by_ref_name("fetch__3").is_some());
+    let done = run.report("fetch__3", TaskResultStatus::Completed, json!({"page": 3}));
+    let repeat = run.task("repeat");
+    assert_eq!(
+        repeat.status,
+        TaskStatus::Completed,
+        "count was 30: the loop ends"
+    );
+    assert_eq!(repeat.output_data["iteration"], json!(3));
+    assert_eq!(
+        repeat.output_data["2"],
+        json!({"fetch": {"page": 2}, "count": {"result": 20}})
+    );
+    assert_eq!(run.task("after").input_data, map(json!({"loops": 3})));
+    assert_eq!(done.workflow.status, WorkflowStatus::Running);
+}
+
+#[test]
+fn a_broken_loop_condition_fails_the_loop_with_the_reason() {
+    let (mut run, _) = Run::start(loop_def("this is not javascript"), json!({"limit": 1}));
+    let decision = run.report("fetch__1", TaskResultStatus::Completed, json!({"page": 1}));
+    assert_eq!(run.task("repeat").status, TaskStatus::Failed);
+    assert_eq!(decision.workflow.status, WorkflowStatus::Failed);
+    assert!(decision
+        .workflow
+        .reason_for_incompletion
+        .as_deref()
+        .unwrap()
+        .starts_with("loopCondition failed"));
+}

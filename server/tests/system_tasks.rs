@@ -398,7 +398,45 @@ async fn a_workflow_that_contains_itself_is_refused_at_start(db: TestDb) {
     );
 }
 
+async fn a_do_while_loop_runs_its_worker_task_until_the_condition_fails(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    let def: WorkflowDef = serde_json::from_value(json!({"name": "paging", "tasks": [
+        {"name": "pages", "taskReferenceName": "pages", "type": "DO_WHILE",
+         "loopCondition": "$.fetch_page['more'] == true",
+         "loopOver": [{"name": "fetch_page", "taskReferenceName": "fetch_page",
+                       "inputParameters": {"iteration": "${pages.output.iteration}"}}]}
+    ], "outputParameters": {"iterations": "${pages.output.iteration}", "last": "${fetch_page.output.page}"}}))
+    .unwrap();
+    client.register_workflow_def(&def, false).await.unwrap();
+    let id = client
+        .start_workflow_by_name("paging", None, None, None, &JsonMap::new())
+        .await
+        .unwrap();
+    for page in 1..=3 {
+        complete_one(
+            client,
+            "fetch_page",
+            json!({"page": page, "more": page < 3}),
+        )
+        .await;
+    }
+    let workflow = client.get_workflow(&id, true).await.unwrap();
+    assert_eq!(workflow.status, WorkflowStatus::Completed);
+    assert_eq!(workflow.output, map(json!({"iterations": 3, "last": 3})));
+    let refs: Vec<&str> = workflow
+        .tasks
+        .iter()
+        .map(|t| t.reference_task_name.as_str())
+        .collect();
+    assert_eq!(
+        refs,
+        vec!["pages", "fetch_page__1", "fetch_page__2", "fetch_page__3"]
+    );
+}
+
 on_both_backends!(
+    a_do_while_loop_runs_its_worker_task_until_the_condition_fails,
     sub_workflows_by_name_and_started_workflows_run_and_report_back,
     a_workflow_that_contains_itself_is_refused_at_start,
     a_dynamic_task_is_polled_as_the_task_type_its_input_names,
