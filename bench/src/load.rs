@@ -35,7 +35,8 @@ impl Report {
         json!({
             "db": format!("{:?}", args.db).to_lowercase(),
             "workflows": self.workflows,
-            "tasks_per_workflow": args.tasks_per_workflow,
+            "tasks_per_workflow": args.fork.unwrap_or(args.tasks_per_workflow),
+            "fork": args.fork,
             "workers": args.workers,
             "update": format!("{:?}", args.update).to_lowercase(),
             "rate": args.rate,
@@ -53,7 +54,11 @@ impl Report {
 
 struct Shared {
     client: BatonClient,
+    /// Tasks per workflow: sequential steps, or the fork's width.
     steps: usize,
+    fork: Option<usize>,
+    /// Fan-out mode: tasks finished so far per workflow.
+    fork_done: Mutex<HashMap<String, usize>>,
     update: UpdateApi,
     /// When each workflow's latest step was finished by its worker.
     finished_step_at: Mutex<HashMap<String, Instant>>,
@@ -70,6 +75,16 @@ struct Shared {
     stop: AtomicBool,
 }
 
+/// A fan-out: one task per input item, then a join.
+fn fork_definition(name: &str) -> WorkflowDef {
+    serde_json::from_value(json!({"name": name, "tasks": [
+        {"name": "fan", "taskReferenceName": "fan", "type": "FORK_JOIN_DYNAMIC",
+         "inputParameters": {"forkTaskName": TASK_TYPE, "forkTaskInputs": "${workflow.input.items}"}},
+        {"name": "join", "taskReferenceName": "join", "type": "JOIN"}
+    ]}))
+    .expect("a valid definition")
+}
+
 fn definition(name: &str, steps: usize) -> WorkflowDef {
     let tasks: Vec<Value> = (1..=steps)
         .map(|step| json!({"name": TASK_TYPE, "taskReferenceName": format!("step{step}"), "inputParameters": {"step": step}}))
@@ -79,12 +94,16 @@ fn definition(name: &str, steps: usize) -> WorkflowDef {
 
 pub async fn run(args: &Args, client: &BatonClient) -> anyhow::Result<Report> {
     let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
-    client
-        .register_workflow_def(&definition(&name, args.tasks_per_workflow), false)
-        .await?;
+    let def = match args.fork {
+        Some(_) => fork_definition(&name),
+        None => definition(&name, args.tasks_per_workflow),
+    };
+    client.register_workflow_def(&def, false).await?;
     let shared = Arc::new(Shared {
         client: client.clone(),
-        steps: args.tasks_per_workflow,
+        steps: args.fork.unwrap_or(args.tasks_per_workflow),
+        fork: args.fork,
+        fork_done: Mutex::new(HashMap::new()),
         update: args.update,
         finished_step_at: Mutex::new(HashMap::new()),
         started_at: Mutex::new(HashMap::new()),
@@ -179,11 +198,16 @@ async fn start_one(shared: &Shared, name: &str, i: usize) {
         .lock()
         .unwrap()
         .insert(correlation_id.clone(), Instant::now());
-    let request = StartWorkflowRequest {
+    let mut request = StartWorkflowRequest {
         name: name.to_owned(),
         correlation_id: Some(correlation_id),
         ..StartWorkflowRequest::default()
     };
+    if let Some(width) = shared.fork {
+        request
+            .input
+            .insert("items".into(), json!(vec![json!({"step": 0}); width]));
+    }
     if shared.client.start_workflow(&request).await.is_err() {
         shared.errors.fetch_add(1, Ordering::SeqCst);
     }
@@ -241,8 +265,17 @@ async fn handle(shared: &Shared, task: Task) -> Option<Task> {
         worker_id: task.worker_id.clone(),
         ..TaskResult::default()
     };
-    let last_step = step >= shared.steps;
-    if !last_step {
+    let last_step = match shared.fork {
+        // A branch has no successor; the workflow is done with its last branch.
+        Some(width) => {
+            let mut done = shared.fork_done.lock().unwrap();
+            let count = done.entry(task.workflow_instance_id.clone()).or_default();
+            *count += 1;
+            *count == width
+        }
+        None => step >= shared.steps,
+    };
+    if !last_step && shared.fork.is_none() {
         shared
             .finished_step_at
             .lock()

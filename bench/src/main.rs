@@ -50,7 +50,8 @@ pub struct Args {
     /// Concurrent start requests when `--rate` is 0.
     #[arg(long, default_value_t = 8)]
     starters: usize,
-    /// Fan-out width for fork workflows (needs FORK_JOIN support; not available yet).
+    /// Instead of K sequential tasks, each workflow fans out to F tasks with a
+    /// FORK_JOIN_DYNAMIC and joins them.
     #[arg(long)]
     fork: Option<usize>,
     /// How workers report results.
@@ -95,9 +96,7 @@ fn main() -> anyhow::Result<()> {
     {
         return runtime.block_on(server::serve(http_addr, database_url));
     }
-    if args.fork.is_some() {
-        anyhow::bail!("--fork needs FORK_JOIN, which Baton does not run yet");
-    }
+    anyhow::ensure!(args.fork != Some(0), "--fork must be at least 1");
     anyhow::ensure!(
         args.workflows > 0 && args.tasks_per_workflow > 0 && args.workers > 0,
         "sizes must be positive"

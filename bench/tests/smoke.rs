@@ -97,11 +97,32 @@ fn a_small_paced_postgres_run_with_v1_updates_prints_one_json_line() {
 }
 
 #[test]
-fn unsupported_options_fail_with_a_message() {
+fn a_small_fan_out_run_counts_each_branch() {
+    let report = run_bench(&[
+        "--db",
+        "sqlite",
+        "--workflows",
+        "3",
+        "--fork",
+        "20",
+        "--workers",
+        "4",
+    ]);
+    assert_eq!(report["workflows"], 3);
+    assert_eq!(report["fork"], 20);
+    assert_eq!(report["errors"], 0);
+    assert!(
+        report["tasks_per_s"].as_f64().is_some_and(|v| v > 0.0),
+        "{report}"
+    );
+}
+
+#[test]
+fn impossible_sizes_fail_with_a_message() {
     let output = Command::new(env!("CARGO_BIN_EXE_baton-bench"))
-        .args(["--fork", "10"])
+        .args(["--fork", "0"])
         .output()
         .unwrap();
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("FORK_JOIN"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--fork must be at least 1"));
 }

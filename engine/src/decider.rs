@@ -193,10 +193,17 @@ fn complete_ready_joins(decision: &mut Decision, now: i64) -> bool {
         if join.task_type != task_type::JOIN || join.status.is_terminal() {
             continue;
         }
-        let join_on = join
-            .workflow_task
-            .as_ref()
-            .map(|t| t.join_on.clone())
+        // The references are on the task: the definition's `joinOn`, or those a dynamic fork made.
+        let join_on: Vec<String> = join
+            .input_data
+            .get("joinOn")
+            .and_then(Value::as_array)
+            .map(|refs| {
+                refs.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
         let joined: Option<Vec<&Task>> = join_on
             .iter()

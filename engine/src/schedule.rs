@@ -115,6 +115,48 @@ pub fn schedule_task(
                 schedule_task(decision, Schedule::first(join), now, ids);
             }
         }
+        task_type::FORK_JOIN_DYNAMIC => {
+            task.task_type = "FORK".into();
+            let branches = match dynamic_branches(
+                workflow_task,
+                &task.reference_task_name,
+                &task.input_data,
+            ) {
+                Ok(branches) => branches,
+                Err(reason) => {
+                    fail(&mut task, now, reason);
+                    add(decision, task);
+                    return;
+                }
+            };
+            complete(&mut task, now, json!({}));
+            task.executed = true;
+            let fork_ref = task.reference_task_name.clone();
+            add(decision, task);
+            let refs: Vec<String> = branches
+                .iter()
+                .map(|b| b.task_reference_name.clone())
+                .collect();
+            for branch in &branches {
+                schedule_task(decision, Schedule::first(branch), now, ids);
+            }
+            let definition = decision.workflow.workflow_definition.clone();
+            if let Some(join) = definition
+                .as_ref()
+                .and_then(|def| following_sibling(def, &fork_ref))
+            {
+                schedule_task(decision, Schedule::first(join), now, ids);
+                if let Some(join_task) = decision
+                    .workflow
+                    .tasks
+                    .iter_mut()
+                    .rev()
+                    .find(|t| t.reference_task_name == join.task_reference_name)
+                {
+                    join_task.input_data.insert("joinOn".into(), json!(refs));
+                }
+            }
+        }
         task_type::DO_WHILE => {
             task.status = TaskStatus::InProgress;
             task.start_time = now;
@@ -372,6 +414,77 @@ fn branch_for<'d>(workflow_task: &'d WorkflowTask, case: &str) -> &'d [WorkflowT
         .decision_cases
         .get(case)
         .map_or(workflow_task.default_case.as_slice(), Vec::as_slice)
+}
+
+/// The tasks a FORK_JOIN_DYNAMIC fans out to, each with its input as literal parameters.
+/// Either `forkTaskName`/`forkTaskType` + `forkTaskInputs` (one task per input, references
+/// `_<name>_<i>`, each input gets `__index`), or a list of WorkflowTasks under
+/// `dynamicForkTasksParam` with their inputs by reference under
+/// `dynamicForkTasksInputParamName`.
+fn dynamic_branches(
+    fork: &WorkflowTask,
+    fork_ref: &str,
+    input: &JsonMap,
+) -> Result<Vec<WorkflowTask>, String> {
+    if let Some(items) = input.get("forkTaskInputs") {
+        let items = items.as_array().ok_or("forkTaskInputs must be a list")?;
+        if input.contains_key("forkTaskWorkflow") {
+            return Err("forkTaskWorkflow (sub-workflow branches) is not supported by this version of Baton yet".into());
+        }
+        let kind = input
+            .get("forkTaskType")
+            .and_then(Value::as_str)
+            .unwrap_or(task_type::SIMPLE);
+        let name = input
+            .get("forkTaskName")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| {
+                if kind == task_type::SIMPLE {
+                    fork_ref.to_owned()
+                } else {
+                    kind.to_owned()
+                }
+            });
+        return Ok(items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                let mut parameters = item.as_object().cloned().unwrap_or_default();
+                parameters.insert("__index".into(), json!(index));
+                WorkflowTask {
+                    name: name.clone(),
+                    task_reference_name: format!("_{name}_{index}"),
+                    r#type: kind.to_owned(),
+                    input_parameters: parameters,
+                    optional: fork.optional,
+                    ..WorkflowTask::default()
+                }
+            })
+            .collect());
+    }
+    let tasks_param = fork.dynamic_fork_tasks_param.as_deref().unwrap_or_default();
+    let tasks = input
+        .get(tasks_param)
+        .cloned()
+        .ok_or_else(|| format!("Input to the dynamically forked tasks is not a map -> expecting a list at {tasks_param}"))?;
+    let mut branches: Vec<WorkflowTask> = serde_json::from_value(tasks)
+        .map_err(|e| format!("{tasks_param} is not a list of workflow tasks: {e}"))?;
+    let inputs_param = fork
+        .dynamic_fork_tasks_input_param_name
+        .as_deref()
+        .unwrap_or_default();
+    let inputs = match input.get(inputs_param) {
+        Some(Value::Object(inputs)) => inputs.clone(),
+        None | Some(Value::Null) => JsonMap::new(),
+        Some(other) => return Err(format!("Input to the dynamically forked tasks is not a map -> expecting a map of K,V  but found {other}")),
+    };
+    for branch in &mut branches {
+        if let Some(Value::Object(branch_input)) = inputs.get(&branch.task_reference_name) {
+            branch.input_parameters = branch_input.clone();
+        }
+    }
+    Ok(branches)
 }
 
 /// A loop body task's reference in an iteration: `step__3`.

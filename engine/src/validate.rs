@@ -23,6 +23,7 @@ const RUNNABLE_SYSTEM_TYPES: &[&str] = &[
     task_type::SUB_WORKFLOW,
     task_type::START_WORKFLOW,
     task_type::DO_WHILE,
+    task_type::FORK_JOIN_DYNAMIC,
 ];
 
 /// Every Conductor system task type, runnable here or not.
@@ -197,6 +198,31 @@ fn check_task_type(def: &WorkflowDef, task: &WorkflowTask) -> Vec<ValidationErro
                     "tasks",
                     format!(
                         "task {}: a FORK_JOIN must be followed by a JOIN",
+                        task.task_reference_name
+                    ),
+                    None,
+                ));
+            }
+        }
+        task_type::FORK_JOIN_DYNAMIC => {
+            let new_form = task.input_parameters.contains_key("forkTaskInputs");
+            if !new_form
+                && task
+                    .dynamic_fork_tasks_param
+                    .as_deref()
+                    .is_none_or(str::is_empty)
+            {
+                errors.push(required(
+                    "dynamicForkTasksParam or inputParameters.forkTaskInputs",
+                ));
+            }
+            let followed_by_join = crate::graph::following_sibling(def, &task.task_reference_name)
+                .is_some_and(|next| next.r#type == task_type::JOIN);
+            if !followed_by_join {
+                errors.push(error(
+                    "tasks",
+                    format!(
+                        "task {}: a FORK_JOIN_DYNAMIC must be followed by a JOIN",
                         task.task_reference_name
                     ),
                     None,
@@ -467,7 +493,7 @@ mod tests {
     #[test]
     fn a_system_task_this_build_cannot_run_is_rejected() {
         let d = def(
-            json!({"name": "w", "tasks": [{"name": "s", "taskReferenceName": "s1", "type": "FORK_JOIN_DYNAMIC"}]}),
+            json!({"name": "w", "tasks": [{"name": "s", "taskReferenceName": "s1", "type": "EXCLUSIVE_JOIN"}]}),
         );
         let errors = validate_workflow_def(&d);
         assert_eq!(errors[0].path.as_deref(), Some("tasks.type"));

@@ -976,3 +976,51 @@ fn a_broken_loop_condition_fails_the_loop_with_the_reason() {
         .unwrap()
         .starts_with("loopCondition failed"));
 }
+
+#[test]
+fn a_dynamic_fork_fans_out_one_task_per_input_and_joins_them_all() {
+    let def = definition(json!({"name": "fan", "tasks": [
+        {"name": "fan", "taskReferenceName": "fan", "type": "FORK_JOIN_DYNAMIC", "inputParameters": {
+            "forkTaskName": "resize", "forkTaskInputs": "${workflow.input.images}"}},
+        {"name": "join", "taskReferenceName": "join", "type": "JOIN"},
+        {"name": "after", "taskReferenceName": "after"}]}));
+    let (mut run, decision) = Run::start(
+        def,
+        json!({"images": [{"url": "a"}, {"url": "b"}, {"url": "c"}]}),
+    );
+    assert_eq!(pushes(&decision).len(), 3);
+    assert_eq!(
+        run.task("_resize_1").input_data,
+        map(json!({"url": "b", "__index": 1}))
+    );
+    assert_eq!(
+        run.task("join").input_data["joinOn"],
+        json!(["_resize_0", "_resize_1", "_resize_2"])
+    );
+    for (i, reference) in ["_resize_2", "_resize_0", "_resize_1"].iter().enumerate() {
+        run.report(reference, TaskResultStatus::Completed, json!({"n": i}));
+    }
+    assert_eq!(run.task("join").status, TaskStatus::Completed);
+    assert_eq!(run.task("join").output_data["_resize_0"], json!({"n": 1}));
+    assert_eq!(run.task("after").status, TaskStatus::Scheduled);
+}
+
+#[test]
+fn the_legacy_dynamic_fork_takes_workflow_tasks_and_inputs_by_reference() {
+    let def = definition(json!({"name": "fan", "tasks": [
+        {"name": "fan", "taskReferenceName": "fan", "type": "FORK_JOIN_DYNAMIC",
+         "dynamicForkTasksParam": "tasks", "dynamicForkTasksInputParamName": "inputs",
+         "inputParameters": {"tasks": "${workflow.input.tasks}", "inputs": "${workflow.input.inputs}"}},
+        {"name": "join", "taskReferenceName": "join", "type": "JOIN"}]}));
+    let input = json!({
+        "tasks": [{"name": "mail", "taskReferenceName": "m1"}, {"name": "sms", "taskReferenceName": "s1"}],
+        "inputs": {"m1": {"to": "x@y"}, "s1": {"to": "+1"}}});
+    let (run, decision) = Run::start(def.clone(), input);
+    let mut queues: Vec<_> = pushes(&decision).into_iter().map(|p| p.0).collect();
+    queues.sort();
+    assert_eq!(queues, vec!["mail", "sms"]);
+    assert_eq!(run.task("s1").input_data, map(json!({"to": "+1"})));
+
+    let (_, decision) = Run::start(def, json!({"tasks": "not a list"}));
+    assert_eq!(decision.workflow.status, WorkflowStatus::Failed);
+}

@@ -435,7 +435,39 @@ async fn a_do_while_loop_runs_its_worker_task_until_the_condition_fails(db: Test
     );
 }
 
+async fn a_dynamic_fork_runs_one_worker_task_per_input(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    let def: WorkflowDef = serde_json::from_value(json!({"name": "fan_out", "tasks": [
+        {"name": "fan", "taskReferenceName": "fan", "type": "FORK_JOIN_DYNAMIC", "inputParameters": {
+            "forkTaskName": "fan_item", "forkTaskInputs": "${workflow.input.items}"}},
+        {"name": "join", "taskReferenceName": "join", "type": "JOIN"}
+    ], "outputParameters": {"joined": "${join.output}"}}))
+    .unwrap();
+    client.register_workflow_def(&def, false).await.unwrap();
+    let id = client
+        .start_workflow_by_name(
+            "fan_out",
+            None,
+            None,
+            None,
+            &map(json!({"items": [{"v": 1}, {"v": 2}]})),
+        )
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        complete_one(client, "fan_item", json!({"done": true})).await;
+    }
+    let workflow = client.get_workflow(&id, true).await.unwrap();
+    assert_eq!(workflow.status, WorkflowStatus::Completed);
+    assert_eq!(
+        workflow.output,
+        map(json!({"joined": {"_fan_item_0": {"done": true}, "_fan_item_1": {"done": true}}}))
+    );
+}
+
 on_both_backends!(
+    a_dynamic_fork_runs_one_worker_task_per_input,
     a_do_while_loop_runs_its_worker_task_until_the_condition_fails,
     sub_workflows_by_name_and_started_workflows_run_and_report_back,
     a_workflow_that_contains_itself_is_refused_at_start,
