@@ -15,6 +15,7 @@ mod decision;
 pub mod expression;
 mod graph;
 mod ids;
+pub mod operator;
 mod roots;
 mod schedule;
 pub mod script;
@@ -45,6 +46,9 @@ pub enum EngineError {
     },
     #[error("Task status is required to update a task")]
     MissingStatus,
+    /// The action does not fit the workflow's state (e.g. resuming a running workflow).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// The response timeout used when a task's definition sets none (Conductor's default).

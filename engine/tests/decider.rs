@@ -1024,3 +1024,71 @@ fn the_legacy_dynamic_fork_takes_workflow_tasks_and_inputs_by_reference() {
     let (_, decision) = Run::start(def, json!({"tasks": "not a list"}));
     assert_eq!(decision.workflow.status, WorkflowStatus::Failed);
 }
+
+#[test]
+fn pause_holds_new_tasks_back_until_resume() {
+    use baton_engine::operator::{pause, resume};
+    let (mut run, _) = Run::start(three_steps(), json!({"n": 1}));
+    run.workflow = pause(run.workflow.clone(), T0 + 1).unwrap().workflow;
+    assert_eq!(run.workflow.status, WorkflowStatus::Paused);
+    run.report("a", TaskResultStatus::Completed, json!({"value": 1}));
+    assert!(
+        run.workflow.task_by_ref_name("b").is_none(),
+        "paused: nothing new is scheduled"
+    );
+    let resumed = resume(run.workflow.clone(), T0 + 5, &mut run.ids).unwrap();
+    assert_eq!(resumed.workflow.status, WorkflowStatus::Running);
+    assert_eq!(pushes(&resumed)[0].0, "task_b");
+    assert!(matches!(
+        resume(resumed.workflow, T0 + 6, &mut run.ids),
+        Err(EngineError::Conflict(_))
+    ));
+}
+
+#[test]
+fn terminate_cancels_what_runs_and_ignores_late_results() {
+    use baton_engine::operator::terminate;
+    let (mut run, _) = Run::start(three_steps(), json!({"n": 1}));
+    let decision = terminate(
+        run.workflow.clone(),
+        Some("operator said so".into()),
+        T0 + 1,
+    )
+    .unwrap();
+    assert_eq!(decision.workflow.status, WorkflowStatus::Terminated);
+    assert_eq!(
+        decision.workflow.reason_for_incompletion.as_deref(),
+        Some("operator said so")
+    );
+    assert_eq!(decision.workflow.tasks[0].status, TaskStatus::Canceled);
+    assert!(decision.queue.contains(&QueueOp::Remove {
+        task_id: "t-1".into()
+    }));
+    run.workflow = decision.workflow.clone();
+    let late = TaskResult {
+        workflow_instance_id: "wf-1".into(),
+        task_id: "t-1".into(),
+        status: Some(TaskResultStatus::Completed),
+        ..TaskResult::default()
+    };
+    let after = apply_task_result(run.workflow.clone(), &late, T0 + 2, &mut run.ids).unwrap();
+    assert_eq!(
+        after.workflow, run.workflow,
+        "a late result cannot revive it"
+    );
+    assert!(
+        terminate(run.workflow.clone(), None, T0 + 3)
+            .unwrap()
+            .is_noop(),
+        "terminating twice is a no-op"
+    );
+
+    let mut completed = run.workflow.clone();
+    completed.status = WorkflowStatus::Completed;
+    assert_eq!(
+        terminate(completed, None, T0 + 4),
+        Err(EngineError::Conflict(
+            "Cannot terminate a COMPLETED workflow.".into()
+        ))
+    );
+}

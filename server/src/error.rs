@@ -46,6 +46,7 @@ impl From<EngineError> for ApiError {
         match error {
             EngineError::TaskNotFound(_) => ApiError::NotFound(error.to_string()),
             EngineError::MissingDefinition(_) => ApiError::internal(error),
+            EngineError::Conflict(message) => ApiError::Conflict(message),
             EngineError::WrongWorkflow { .. } | EngineError::MissingStatus => {
                 ApiError::BadRequest(error.to_string())
             }

@@ -813,7 +813,98 @@ async fn a_single_poll_returns_one_task_or_204(db: TestDb) {
     assert!(client.poll("single_a", None, None).await.unwrap().is_none());
 }
 
+async fn pause_resume_and_terminate_follow_conductors_rules(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    client
+        .register_workflow_def(&two_task_def("ops"), false)
+        .await
+        .unwrap();
+    let id = start(client, "ops", json!({"n": 1})).await;
+
+    client.pause_workflow(&id).await.unwrap();
+    let a = poll_one(client, "ops_a").await;
+    client
+        .update_task(&result(
+            &a,
+            TaskResultStatus::Completed,
+            json!({"doubled": 2}),
+        ))
+        .await
+        .unwrap();
+    assert!(
+        client
+            .batch_poll("ops_b", &poll_once(0))
+            .await
+            .unwrap()
+            .is_empty(),
+        "paused: b is not scheduled"
+    );
+    assert_eq!(
+        client.get_workflow(&id, false).await.unwrap().status,
+        WorkflowStatus::Paused
+    );
+    client.resume_workflow(&id).await.unwrap();
+    assert_eq!(
+        client.resume_workflow(&id).await.unwrap_err().status(),
+        Some(409)
+    );
+    let b = poll_one(client, "ops_b").await;
+
+    client
+        .terminate_workflow(&id, Some("enough"))
+        .await
+        .unwrap();
+    let workflow = client.get_workflow(&id, true).await.unwrap();
+    assert_eq!(workflow.status, WorkflowStatus::Terminated);
+    assert_eq!(workflow.reason_for_incompletion.as_deref(), Some("enough"));
+    assert_eq!(workflow.tasks[1].status, TaskStatus::Canceled);
+    // The worker holding b reports late: the update is accepted and changes nothing.
+    client
+        .update_task(&result(
+            &b,
+            TaskResultStatus::Completed,
+            json!({"result": "late"}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        client.get_task(&b.task_id).await.unwrap().status,
+        TaskStatus::Canceled
+    );
+    assert_eq!(
+        client.get_workflow(&id, false).await.unwrap().status,
+        WorkflowStatus::Terminated
+    );
+
+    client
+        .terminate_workflow(&id, None)
+        .await
+        .expect("terminating again is a no-op");
+    assert_eq!(
+        client.pause_workflow(&id).await.unwrap_err().status(),
+        Some(409)
+    );
+    assert_eq!(
+        client
+            .terminate_workflow("no-such-workflow", None)
+            .await
+            .unwrap_err()
+            .status(),
+        Some(404)
+    );
+    assert_eq!(
+        client
+            .pause_workflow("no-such-workflow")
+            .await
+            .unwrap_err()
+            .status(),
+        Some(404)
+    );
+}
+
 on_both_backends!(
+    pause_resume_and_terminate_follow_conductors_rules,
     a_single_poll_returns_one_task_or_204,
     a_two_task_workflow_runs_to_completed_with_its_output,
     without_output_parameters_the_workflow_output_is_the_last_tasks_output,

@@ -10,7 +10,7 @@ use super::metadata::{not_found_by_name, prefixed};
 use super::params::Params;
 use super::text;
 use crate::error::ApiError;
-use crate::runtime::{Runtime, UuidIds};
+use crate::runtime::{Operation, Runtime, UuidIds};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -19,7 +19,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/{name}", web::post().to(start_workflow_by_name))
             .route("/{workflow_id}", web::get().to(get_workflow))
             .route("/{workflow_id}/status", web::get().to(get_workflow_status))
-            .route("/{workflow_id}/remove", web::delete().to(remove_workflow)),
+            .route("/{workflow_id}/remove", web::delete().to(remove_workflow))
+            .route("/{workflow_id}/pause", web::put().to(pause_workflow))
+            .route("/{workflow_id}/resume", web::put().to(resume_workflow))
+            .route("/{workflow_id}", web::delete().to(terminate_workflow)),
     );
 }
 
@@ -170,6 +173,35 @@ async fn get_workflow_status(
         body["variables"] = Value::Object(workflow.variables);
     }
     Ok(HttpResponse::Ok().json(body))
+}
+
+async fn pause_workflow(
+    runtime: web::Data<Runtime>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    runtime.operate(id.into_inner(), Operation::Pause).await?;
+    Ok(HttpResponse::Ok().finish())
+}
+
+async fn resume_workflow(
+    runtime: web::Data<Runtime>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    runtime.operate(id.into_inner(), Operation::Resume).await?;
+    Ok(HttpResponse::Ok().finish())
+}
+
+/// `DELETE /api/workflow/{id}?reason=`: terminates the workflow and cancels its tasks.
+async fn terminate_workflow(
+    runtime: web::Data<Runtime>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let reason = Params::of(&req)?.non_empty("reason").map(str::to_owned);
+    runtime
+        .operate(id.into_inner(), Operation::Terminate { reason })
+        .await?;
+    Ok(HttpResponse::Ok().finish())
 }
 
 async fn remove_workflow(

@@ -39,6 +39,14 @@ pub fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
+/// An operator's action on a whole workflow.
+#[derive(Debug, Clone)]
+pub enum Operation {
+    Pause,
+    Resume,
+    Terminate { reason: Option<String> },
+}
+
 /// How a task is finished from outside the worker protocol.
 #[derive(Debug, Clone)]
 pub enum Completion {
@@ -298,6 +306,40 @@ impl Runtime {
         self.wake_polls(&decision, &cascaded);
         // The finished task is the first one the decision touched.
         Ok(decision.changed_tasks.first().cloned())
+    }
+
+    /// Pauses, resumes or terminates a workflow.
+    pub async fn operate(&self, workflow_id: String, operation: Operation) -> Result<(), ApiError> {
+        let missing = workflow_id.clone();
+        let outcome = self
+            .blocking(move |store| {
+                let now = now_ms();
+                let mut cascade = Cascade::new(now);
+                let mut change = |workflow| match &operation {
+                    Operation::Pause => baton_engine::operator::pause(workflow, now),
+                    Operation::Resume => {
+                        baton_engine::operator::resume(workflow, now, &mut UuidIds)
+                    }
+                    Operation::Terminate { reason } => {
+                        baton_engine::operator::terminate(workflow, reason.clone(), now)
+                    }
+                };
+                match store.update_workflow(&workflow_id, &mut change, &mut |parent, update| {
+                    cascade.apply(parent, update)
+                }) {
+                    Ok(decision) => Ok(Some((decision, cascade.woken))),
+                    Err(StoreError::NotFound(_)) => Ok(None),
+                    Err(other) => Err(other),
+                }
+            })
+            .await?;
+        let Some((decision, cascaded)) = outcome else {
+            return Err(ApiError::NotFound(format!(
+                "No such workflow found by id: {missing}"
+            )));
+        };
+        self.wake_polls(&decision, &cascaded);
+        Ok(())
     }
 
     /// A task missing from the named workflow: a 400 when it belongs to another workflow,
