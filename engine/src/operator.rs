@@ -1,8 +1,9 @@
-//! Operator actions on a whole workflow: pause, resume, terminate.
+//! Operator actions on a whole workflow: pause, resume, terminate, retry.
 
-use baton_model::{Workflow, WorkflowStatus};
+use baton_model::{TaskStatus, Workflow, WorkflowStatus};
 
 use crate::decider::{decide_into, finish_workflow};
+use crate::schedule::{schedule_task, Schedule};
 use crate::{Decision, EngineError, IdSource};
 
 /// Stops scheduling new tasks; running tasks finish and their results are recorded.
@@ -62,4 +63,71 @@ pub fn terminate(
             "Cannot terminate a {ended} workflow."
         ))),
     }
+}
+
+/// Retries a failed, timed-out or terminated workflow from where it stopped: each reference
+/// whose latest task failed or was cancelled gets a new attempt, and the workflow runs again.
+pub fn retry(
+    workflow: Workflow,
+    now: i64,
+    ids: &mut dyn IdSource,
+) -> Result<Decision, EngineError> {
+    let mut decision = Decision::unchanged(workflow);
+    let status = decision.workflow.status;
+    if !matches!(
+        status,
+        WorkflowStatus::Failed | WorkflowStatus::TimedOut | WorkflowStatus::Terminated
+    ) {
+        return Err(EngineError::Conflict(format!(
+            "Workflow {} cannot be retried: only failed, timed out or terminated workflows can. Current status: {status}",
+            decision.workflow.workflow_id
+        )));
+    }
+    let mut latest: Vec<usize> = Vec::new();
+    for (position, task) in decision.workflow.tasks.iter().enumerate() {
+        match latest.iter().position(|&p| {
+            decision.workflow.tasks[p].reference_task_name == task.reference_task_name
+        }) {
+            Some(slot) => latest[slot] = position,
+            None => latest.push(position),
+        }
+    }
+    let to_retry: Vec<usize> = latest
+        .into_iter()
+        .filter(|&p| {
+            matches!(
+                decision.workflow.tasks[p].status,
+                TaskStatus::Failed
+                    | TaskStatus::FailedWithTerminalError
+                    | TaskStatus::TimedOut
+                    | TaskStatus::Canceled
+            )
+        })
+        .collect();
+    let workflow = &mut decision.workflow;
+    workflow.status = WorkflowStatus::Running;
+    workflow.reason_for_incompletion = None;
+    workflow.end_time = 0;
+    workflow.output.clear();
+    workflow.failed_reference_task_names.clear();
+    workflow.failed_task_names.clear();
+    workflow.last_retried_time = now;
+    workflow.update_time = now;
+    for position in to_retry {
+        decision.workflow.tasks[position].retried = true;
+        let failed = decision.workflow.tasks[position].clone();
+        decision.touch(&failed.task_id);
+        let Some(workflow_task) = failed.workflow_task.clone() else {
+            continue;
+        };
+        let attempt = Schedule {
+            workflow_task: &workflow_task,
+            retry_of: Some(&failed),
+            delay_seconds: 0,
+            iteration: failed.iteration,
+        };
+        schedule_task(&mut decision, attempt, now, ids);
+    }
+    decide_into(&mut decision, now, ids)?;
+    Ok(decision)
 }

@@ -1092,3 +1092,36 @@ fn terminate_cancels_what_runs_and_ignores_late_results() {
         ))
     );
 }
+
+#[test]
+fn retry_gives_each_failed_task_a_new_attempt_and_runs_the_workflow_again() {
+    use baton_engine::operator::retry;
+    let def = definition(json!({"name": "w", "tasks": [
+        {"name": "x", "taskReferenceName": "x", "taskDefinition": {"name": "x", "retryCount": 0}},
+        {"name": "y", "taskReferenceName": "y"}]}));
+    let (mut run, _) = Run::start(def, json!({}));
+    let failed = run.report("x", TaskResultStatus::Failed, json!({}));
+    assert_eq!(failed.workflow.status, WorkflowStatus::Failed);
+
+    let retried = retry(run.workflow.clone(), T0 + 10, &mut run.ids).unwrap();
+    run.workflow = retried.workflow.clone();
+    assert_eq!(run.workflow.status, WorkflowStatus::Running);
+    assert_eq!(run.workflow.reason_for_incompletion, None);
+    assert_eq!(run.workflow.last_retried_time, T0 + 10);
+    let attempt = run.task("x");
+    assert_eq!(
+        (attempt.status, attempt.retry_count),
+        (TaskStatus::Scheduled, 1)
+    );
+    assert_eq!(pushes(&retried)[0].0, "x");
+    let done = run.report("x", TaskResultStatus::Completed, json!({}));
+    assert_eq!(run.task("y").status, TaskStatus::Scheduled);
+    assert_eq!(done.workflow.status, WorkflowStatus::Running);
+    assert!(
+        matches!(
+            retry(run.workflow.clone(), T0 + 20, &mut run.ids),
+            Err(EngineError::Conflict(_))
+        ),
+        "a running workflow cannot be retried"
+    );
+}

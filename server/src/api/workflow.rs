@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/{workflow_id}/remove", web::delete().to(remove_workflow))
             .route("/{workflow_id}/pause", web::put().to(pause_workflow))
             .route("/{workflow_id}/resume", web::put().to(resume_workflow))
+            .route("/{workflow_id}/retry", web::post().to(retry_workflow))
             .route("/{workflow_id}", web::delete().to(terminate_workflow)),
     );
 }
@@ -202,6 +203,15 @@ async fn terminate_workflow(
         .operate(id.into_inner(), Operation::Terminate { reason })
         .await?;
     Ok(HttpResponse::Ok().finish())
+}
+
+/// `POST /api/workflow/{id}/retry`: a new attempt for each failed task; 204 as in Conductor.
+async fn retry_workflow(
+    runtime: web::Data<Runtime>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    runtime.operate(id.into_inner(), Operation::Retry).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 async fn remove_workflow(

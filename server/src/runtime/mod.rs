@@ -45,6 +45,7 @@ pub enum Operation {
     Pause,
     Resume,
     Terminate { reason: Option<String> },
+    Retry,
 }
 
 /// How a task is finished from outside the worker protocol.
@@ -308,7 +309,7 @@ impl Runtime {
         Ok(decision.changed_tasks.first().cloned())
     }
 
-    /// Pauses, resumes or terminates a workflow.
+    /// Pauses, resumes, terminates or retries a workflow.
     pub async fn operate(&self, workflow_id: String, operation: Operation) -> Result<(), ApiError> {
         let missing = workflow_id.clone();
         let outcome = self
@@ -323,6 +324,7 @@ impl Runtime {
                     Operation::Terminate { reason } => {
                         baton_engine::operator::terminate(workflow, reason.clone(), now)
                     }
+                    Operation::Retry => baton_engine::operator::retry(workflow, now, &mut UuidIds),
                 };
                 match store.update_workflow(&workflow_id, &mut change, &mut |parent, update| {
                     cascade.apply(parent, update)
