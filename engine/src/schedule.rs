@@ -77,7 +77,7 @@ pub fn schedule_task(
             let case = match selected_case(workflow_task, &task.input_data) {
                 Ok(case) => case,
                 Err(reason) => {
-                    fail(&mut task, now, reason);
+                    fail_task(&mut task, now, reason);
                     add(decision, task);
                     return;
                 }
@@ -124,7 +124,7 @@ pub fn schedule_task(
             ) {
                 Ok(branches) => branches,
                 Err(reason) => {
-                    fail(&mut task, now, reason);
+                    fail_task(&mut task, now, reason);
                     add(decision, task);
                     return;
                 }
@@ -213,7 +213,7 @@ pub fn schedule_task(
             match evaluate(evaluator, expression, &task.input_data) {
                 Ok(result) => complete(&mut task, now, json!({"result": result})),
                 Err(reason) => {
-                    fail(&mut task, now, reason.clone());
+                    fail_task(&mut task, now, reason.clone());
                     task.output_data
                         .insert("error".into(), Value::String(reason));
                 }
@@ -232,7 +232,7 @@ pub fn schedule_task(
             };
             match started {
                 Ok(child) => decision.children.push(child),
-                Err(reason) => fail(&mut task, now, reason),
+                Err(reason) => fail_task(&mut task, now, reason),
             }
             add(decision, task);
         }
@@ -264,7 +264,7 @@ pub fn schedule_task(
                         "Cannot map a dynamic task based on the parameter and input. Parameter= {param}, input= {}",
                         Value::Object(task.input_data.clone())
                     );
-                    fail(&mut task, now, reason);
+                    fail_task(&mut task, now, reason);
                     add(decision, task);
                 }
             }
@@ -362,7 +362,7 @@ fn complete(task: &mut Task, now: i64, output: Value) {
 }
 
 /// Marks a system task failed at `now`.
-fn fail(task: &mut Task, now: i64, reason: String) {
+pub fn fail_task(task: &mut Task, now: i64, reason: String) {
     task.status = TaskStatus::Failed;
     task.start_time = now;
     task.end_time = now;
@@ -494,11 +494,6 @@ pub fn reference_in_iteration(reference: &str, iteration: i32) -> String {
     } else {
         reference.to_owned()
     }
-}
-
-/// Marks a system task failed at `now` (for the decider's operators).
-pub fn fail_task(task: &mut Task, now: i64, reason: String) {
-    fail(task, now, reason);
 }
 
 fn next_seq(workflow: &Workflow) -> i32 {

@@ -260,38 +260,70 @@ impl Runtime {
         workflow_id: String,
         completion: Completion,
     ) -> Result<Option<String>, ApiError> {
+        let decision = self
+            .change_workflow(workflow_id, move |workflow, now| match &completion {
+                Completion::ByReference {
+                    reference,
+                    status,
+                    output,
+                    worker_id,
+                } => baton_engine::complete_pending_task(
+                    workflow,
+                    reference,
+                    *status,
+                    output.clone(),
+                    worker_id.clone(),
+                    now,
+                    &mut UuidIds,
+                ),
+                Completion::Signal { status, output } => baton_engine::signal_waiting_task(
+                    workflow,
+                    *status,
+                    output.clone(),
+                    now,
+                    &mut UuidIds,
+                ),
+            })
+            .await?;
+        // The finished task is the first one the decision touched.
+        Ok(decision.changed_tasks.first().cloned())
+    }
+
+    /// Pauses, resumes, terminates or retries a workflow.
+    pub async fn operate(&self, workflow_id: String, operation: Operation) -> Result<(), ApiError> {
+        self.change_workflow(workflow_id, move |workflow, now| match &operation {
+            Operation::Pause => baton_engine::operator::pause(workflow, now),
+            Operation::Resume => baton_engine::operator::resume(workflow, now, &mut UuidIds),
+            Operation::Terminate { reason } => {
+                baton_engine::operator::terminate(workflow, reason.clone(), now)
+            }
+            Operation::Retry => baton_engine::operator::retry(workflow, now, &mut UuidIds),
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Applies `change` to one workflow under its lock (and a finished sub-workflow's outcome
+    /// to its parent), commits it, and wakes the long polls of the queues it pushed to.
+    /// An unknown workflow is Conductor's 404.
+    async fn change_workflow<F>(
+        &self,
+        workflow_id: String,
+        mut change: F,
+    ) -> Result<Decision, ApiError>
+    where
+        F: FnMut(Workflow, i64) -> Result<Decision, EngineError> + Send + 'static,
+    {
         let missing = workflow_id.clone();
         let outcome = self
             .blocking(move |store| {
                 let now = now_ms();
                 let mut cascade = Cascade::new(now);
-                let mut change = |workflow| match &completion {
-                    Completion::ByReference {
-                        reference,
-                        status,
-                        output,
-                        worker_id,
-                    } => baton_engine::complete_pending_task(
-                        workflow,
-                        reference,
-                        *status,
-                        output.clone(),
-                        worker_id.clone(),
-                        now,
-                        &mut UuidIds,
-                    ),
-                    Completion::Signal { status, output } => baton_engine::signal_waiting_task(
-                        workflow,
-                        *status,
-                        output.clone(),
-                        now,
-                        &mut UuidIds,
-                    ),
-                };
-                let outcome =
-                    store.update_workflow(&workflow_id, &mut change, &mut |parent, update| {
-                        cascade.apply(parent, update)
-                    });
+                let outcome = store.update_workflow(
+                    &workflow_id,
+                    &mut |workflow| change(workflow, now),
+                    &mut |parent, update| cascade.apply(parent, update),
+                );
                 match outcome {
                     Ok(decision) => Ok(Some((decision, cascade.woken))),
                     Err(StoreError::NotFound(_)) => Ok(None),
@@ -305,43 +337,7 @@ impl Runtime {
             )));
         };
         self.wake_polls(&decision, &cascaded);
-        // The finished task is the first one the decision touched.
-        Ok(decision.changed_tasks.first().cloned())
-    }
-
-    /// Pauses, resumes, terminates or retries a workflow.
-    pub async fn operate(&self, workflow_id: String, operation: Operation) -> Result<(), ApiError> {
-        let missing = workflow_id.clone();
-        let outcome = self
-            .blocking(move |store| {
-                let now = now_ms();
-                let mut cascade = Cascade::new(now);
-                let mut change = |workflow| match &operation {
-                    Operation::Pause => baton_engine::operator::pause(workflow, now),
-                    Operation::Resume => {
-                        baton_engine::operator::resume(workflow, now, &mut UuidIds)
-                    }
-                    Operation::Terminate { reason } => {
-                        baton_engine::operator::terminate(workflow, reason.clone(), now)
-                    }
-                    Operation::Retry => baton_engine::operator::retry(workflow, now, &mut UuidIds),
-                };
-                match store.update_workflow(&workflow_id, &mut change, &mut |parent, update| {
-                    cascade.apply(parent, update)
-                }) {
-                    Ok(decision) => Ok(Some((decision, cascade.woken))),
-                    Err(StoreError::NotFound(_)) => Ok(None),
-                    Err(other) => Err(other),
-                }
-            })
-            .await?;
-        let Some((decision, cascaded)) = outcome else {
-            return Err(ApiError::NotFound(format!(
-                "No such workflow found by id: {missing}"
-            )));
-        };
-        self.wake_polls(&decision, &cascaded);
-        Ok(())
+        Ok(decision)
     }
 
     /// A task missing from the named workflow: a 400 when it belongs to another workflow,
