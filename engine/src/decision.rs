@@ -18,6 +18,17 @@ pub struct Decision {
     /// When this workflow is a sub-workflow that just finished: the parent task to settle,
     /// in the same transaction.
     pub parent_update: Option<ParentUpdate>,
+    /// Messages EVENT tasks publish, written to the event outbox in the same transaction.
+    pub messages: Vec<EventMessage>,
+}
+
+/// A message an EVENT task publishes to a sink's queue (`conductor:<workflow>:<name>`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventMessage {
+    pub queue_name: String,
+    /// Conductor uses the publishing task's id as the message id.
+    pub message_id: String,
+    pub payload: JsonMap,
 }
 
 /// A finished sub-workflow's outcome, for its parent's SUB_WORKFLOW task.
@@ -40,6 +51,7 @@ impl Decision {
             queue: Vec::new(),
             children: Vec::new(),
             parent_update: None,
+            messages: Vec::new(),
         }
     }
 
@@ -58,7 +70,10 @@ impl Decision {
     }
 
     pub fn is_noop(&self) -> bool {
-        self.changed_tasks.is_empty() && self.queue.is_empty() && self.children.is_empty()
+        self.changed_tasks.is_empty()
+            && self.queue.is_empty()
+            && self.children.is_empty()
+            && self.messages.is_empty()
     }
 
     /// Every queue this decision and the workflows it starts push to.

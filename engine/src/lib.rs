@@ -22,11 +22,12 @@ pub mod script;
 mod sub_workflow;
 mod task_result;
 pub mod validate;
+mod wait;
 
 use baton_model::Task;
 
 pub use decider::{decide, start_workflow, StartParams};
-pub use decision::{Decision, ParentUpdate, QueueOp};
+pub use decision::{Decision, EventMessage, ParentUpdate, QueueOp};
 pub use ids::{IdSource, SequentialIds};
 pub use sub_workflow::apply_child_outcome;
 pub use task_result::{apply_task_result, complete_pending_task, signal_waiting_task};
@@ -51,6 +52,10 @@ pub enum EngineError {
     Conflict(String),
 }
 
+/// The queue timed WAIT tasks sit in until their deadline; the server's system worker for
+/// WAIT completes each one it claims.
+pub const WAIT_QUEUE: &str = baton_model::task_type::WAIT;
+
 /// The response timeout used when a task's definition sets none (Conductor's default).
 pub const DEFAULT_RESPONSE_TIMEOUT_SECONDS: i64 = 3600;
 
@@ -64,11 +69,14 @@ pub fn queue_name(task_type: &str, domain: Option<&str>) -> String {
 
 /// Marks a task as handed to a worker by a poll.
 pub fn start_polled_task(task: &mut Task, worker_id: Option<&str>, domain: Option<&str>, now: i64) {
-    task.status = baton_model::TaskStatus::InProgress;
     if task.first_start_time == 0 {
         task.first_start_time = now;
     }
-    task.start_time = now;
+    // A task already in progress (a timed WAIT reaching its deadline) keeps its start.
+    if task.status != baton_model::TaskStatus::InProgress || task.start_time == 0 {
+        task.start_time = now;
+    }
+    task.status = baton_model::TaskStatus::InProgress;
     task.update_time = now;
     task.poll_count += 1;
     task.callback_after_seconds = 0;

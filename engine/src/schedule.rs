@@ -9,7 +9,8 @@ use crate::graph::following_sibling;
 use crate::roots::WorkflowRoots;
 use crate::script::{self, ScriptLimits};
 use crate::sub_workflow::{start_child, start_detached};
-use crate::{lease_ms, queue_name, Decision, IdSource, QueueOp};
+use crate::wait::{wait_for, WaitFor};
+use crate::{lease_ms, queue_name, Decision, EventMessage, IdSource, QueueOp};
 
 /// The definition that governs a task: the one embedded at start, else Conductor's defaults.
 pub fn task_def_of(workflow_task: &WorkflowTask) -> TaskDef {
@@ -193,10 +194,64 @@ pub fn schedule_task(
             complete(&mut task, now, json!({"output": output}));
             add(decision, task);
         }
-        task_type::WAIT | task_type::HUMAN => {
-            // Waits for a signal or an external update; no worker polls it.
+        task_type::WAIT => {
             task.status = TaskStatus::InProgress;
             task.start_time = now;
+            match wait_for(&task.input_data, now) {
+                // Waits for a signal or an external update; no worker polls it.
+                Ok(WaitFor::Signal) => add(decision, task),
+                // Sits in the WAIT queue until the deadline; the server completes it then.
+                Ok(WaitFor::Deadline(deadline)) => {
+                    task.callback_after_seconds = (deadline - now).max(0) / 1000;
+                    decision.queue.push(QueueOp::Push {
+                        queue_name: crate::WAIT_QUEUE.into(),
+                        task_id: task.task_id.clone(),
+                        priority: decision.workflow.priority,
+                        visible_at: deadline,
+                        lease_ms: lease_ms(&task),
+                    });
+                    add(decision, task);
+                }
+                Err(reason) => {
+                    fail_task(&mut task, now, reason);
+                    task.status = TaskStatus::FailedWithTerminalError;
+                    add(decision, task);
+                }
+            }
+        }
+        task_type::HUMAN => {
+            // Waits for an external update; no worker polls it.
+            task.status = TaskStatus::InProgress;
+            task.start_time = now;
+            add(decision, task);
+        }
+        task_type::EVENT => {
+            // As Conductor's mapper does, the definition's sink and asyncComplete become input.
+            let sink = workflow_task.sink.clone().unwrap_or_default();
+            let sink = resolve_map(
+                &JsonMap::from_iter([("sink".to_owned(), json!(sink))]),
+                &WorkflowRoots {
+                    workflow: &decision.workflow,
+                    new_task_id: Some(&task.task_id),
+                },
+            );
+            task.input_data.extend(sink);
+            task.input_data
+                .insert("asyncComplete".into(), json!(workflow_task.async_complete));
+            match publish_event(&decision.workflow, &task) {
+                Ok(message) => {
+                    let mut output = message.payload.clone();
+                    output.insert("event_produced".into(), json!(message.queue_name));
+                    complete(&mut task, now, Value::Object(output));
+                    if workflow_task.async_complete {
+                        // Published; the task waits for an external update to finish it.
+                        task.status = TaskStatus::InProgress;
+                        task.end_time = 0;
+                    }
+                    decision.messages.push(message);
+                }
+                Err(reason) => fail_task(&mut task, now, reason),
+            }
             add(decision, task);
         }
         task_type::INLINE => {
@@ -485,6 +540,41 @@ fn dynamic_branches(
         }
     }
     Ok(branches)
+}
+
+/// The message an EVENT task publishes, as Conductor builds it: the task's input plus the
+/// workflow's identity, to the queue its `sink` names. Only `conductor` sinks (the server's
+/// own event queues) are published here; other sinks need an event queue provider.
+fn publish_event(workflow: &Workflow, task: &Task) -> Result<EventMessage, String> {
+    let sink = task
+        .input_data
+        .get("sink")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let workflow_name = workflow.workflow_name().unwrap_or_default();
+    let queue_name = match sink.strip_prefix("conductor") {
+        Some("") => format!("conductor:{workflow_name}:{}", task.reference_task_name),
+        Some(rest) if rest.starts_with(':') && rest.len() > 1 => {
+            format!("conductor:{workflow_name}:{}", &rest[1..])
+        }
+        _ if sink.is_empty() => return Err("EVENT task needs a sink (e.g. \"conductor\")".into()),
+        _ => {
+            return Err(format!(
+                "Invalid / Unsupported sink specified: {sink} (this version of Baton publishes to conductor sinks only)"
+            ))
+        }
+    };
+    let mut payload = task.input_data.clone();
+    payload.insert("workflowInstanceId".into(), json!(workflow.workflow_id));
+    payload.insert("workflowType".into(), json!(workflow_name));
+    payload.insert("workflowVersion".into(), json!(workflow.workflow_version()));
+    payload.insert("correlationId".into(), json!(workflow.correlation_id));
+    payload.insert("taskToDomain".into(), json!(workflow.task_to_domain));
+    Ok(EventMessage {
+        queue_name,
+        message_id: task.task_id.clone(),
+        payload,
+    })
 }
 
 /// A loop body task's reference in an iteration: `step__3`.

@@ -55,7 +55,14 @@ pub fn apply_task_result(
     let waits_for_a_worker = is_worker_task(task);
     match status {
         TaskResultStatus::InProgress if !waits_for_a_worker => {
-            // A WAIT or HUMAN task stays in progress: only its output changes.
+            // A system task stays in progress: only its output changes. One the server was
+            // carrying out (an HTTP call with asyncComplete) now waits for an outside update,
+            // so it leaves its queue; a timed WAIT keeps its deadline entry.
+            if task.task_type != task_type::WAIT {
+                decision.queue.push(QueueOp::Remove {
+                    task_id: task_id.clone(),
+                });
+            }
         }
         TaskResultStatus::InProgress => {
             // Back to the queue: a worker polls it again once the callback delay passes.

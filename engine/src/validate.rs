@@ -24,6 +24,9 @@ const RUNNABLE_SYSTEM_TYPES: &[&str] = &[
     task_type::START_WORKFLOW,
     task_type::DO_WHILE,
     task_type::FORK_JOIN_DYNAMIC,
+    task_type::EVENT,
+    task_type::HTTP,
+    task_type::JSON_JQ_TRANSFORM,
 ];
 
 /// Every Conductor system task type, runnable here or not.
@@ -135,6 +138,18 @@ pub fn validate_workflow_def(def: &WorkflowDef) -> Vec<ValidationError> {
         }
     }
     errors
+}
+
+/// Whether the task's input parameters (or its embedded definition's input template) have
+/// one of `keys`.
+fn has_input(task: &WorkflowTask, keys: &[&str]) -> bool {
+    keys.iter().any(|key| {
+        task.input_parameters.contains_key(*key)
+            || task
+                .task_definition
+                .as_ref()
+                .is_some_and(|def| def.input_template.contains_key(*key))
+    })
 }
 
 /// The fields each system task type needs, with Conductor's wording
@@ -309,17 +324,16 @@ fn check_task_type(def: &WorkflowDef, task: &WorkflowTask) -> Vec<ValidationErro
                 ));
             }
         }
-        task_type::WAIT => {
-            let timed = ["duration", "until"]
-                .iter()
-                .find(|key| task.input_parameters.contains_key(**key));
-            if let Some(key) = timed {
-                errors.push(error(
-                    "tasks",
-                    format!("task {}: WAIT with `{key}` is not supported by this version of Baton yet (a WAIT without it waits for a signal)", task.task_reference_name),
-                    None,
-                ));
-            }
+        task_type::EVENT if task.sink.as_deref().is_none_or(str::is_empty) => {
+            errors.push(required("sink"));
+        }
+        task_type::HTTP if !has_input(task, &["http_request", "uri"]) => {
+            errors.push(required(
+                "inputParameters.http_request or inputParameters.uri",
+            ));
+        }
+        task_type::JSON_JQ_TRANSFORM if !has_input(task, &["queryExpression"]) => {
+            errors.push(required("inputParameters.queryExpression"));
         }
         task_type::TERMINATE => {
             if task.optional {

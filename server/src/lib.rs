@@ -10,3 +10,4 @@ pub mod error;
 pub mod runtime;
 pub mod startup;
 pub mod store;
+pub mod system_tasks;

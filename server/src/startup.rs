@@ -28,6 +28,7 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    runtime: Runtime,
 }
 
 impl Application {
@@ -53,7 +54,7 @@ impl Application {
                 source,
             })?
             .port();
-        let data = web::Data::new(runtime);
+        let data = web::Data::new(runtime.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
@@ -66,15 +67,25 @@ impl Application {
         })?
         .shutdown_timeout(10)
         .run();
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            runtime,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until the process is told to stop (SIGINT/SIGTERM stop it gracefully).
+    /// Serves, and runs the system tasks, until the process is told to stop (SIGINT/SIGTERM
+    /// stop it gracefully).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let system_tasks =
+            crate::system_tasks::run(self.runtime, crate::system_tasks::standard_tasks());
+        tokio::select! {
+            served = self.server => served,
+            () = system_tasks => Ok(()),
+        }
     }
 }

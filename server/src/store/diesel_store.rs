@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
-use baton_engine::{Decision, QueueOp};
+use baton_engine::{Decision, EventMessage, QueueOp};
 use baton_model::{PollData, Task, TaskDef, TaskExecLog, TaskStatus, Workflow, WorkflowDef};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
@@ -18,7 +18,7 @@ use diesel::r2d2::{ConnectionManager, PooledConnection};
 use super::connection::{open_pool, AnyConnection, AnyPool, Backend, DatabaseUrl};
 use super::group_commit::GroupCommit;
 use super::schema::{
-    poll_data, queue_entries, task_defs, task_logs, tasks, workflow_defs, workflows,
+    event_messages, poll_data, queue_entries, task_defs, task_logs, tasks, workflow_defs, workflows,
 };
 use super::{ParentCascade, PollSpec, PolledTasks, Store, StoreError, StoreResult, WorkflowChange};
 
@@ -335,6 +335,7 @@ fn save_decision(
     }
     save_tasks(conn, decision, existing.unwrap_or(&HashSet::new()))?;
     apply_queue_ops(conn, &decision.queue)?;
+    publish_messages(conn, decision)?;
     for child in &decision.children {
         save_decision(conn, child, None, cascade)?;
     }
@@ -346,6 +347,21 @@ fn save_decision(
             let parent_decision = cascade(parent, update)?;
             save_decision(conn, &parent_decision, Some(&existing), cascade)?;
         }
+    }
+    Ok(())
+}
+
+/// Appends the messages EVENT tasks published to the event outbox.
+fn publish_messages(conn: &mut AnyConnection, decision: &Decision) -> StoreResult<()> {
+    for message in &decision.messages {
+        diesel::insert_into(event_messages::table)
+            .values((
+                event_messages::queue_name.eq(&message.queue_name),
+                event_messages::message_id.eq(&message.message_id),
+                event_messages::payload.eq(serde_json::to_string(&message.payload)?),
+                event_messages::created_time.eq(decision.workflow.update_time),
+            ))
+            .execute(conn)?;
     }
     Ok(())
 }
@@ -678,6 +694,23 @@ impl Store for DieselStore {
                 created_time,
             })
             .collect())
+    }
+
+    fn event_messages(&self, queue_name: &str) -> StoreResult<Vec<EventMessage>> {
+        let rows: Vec<(String, String)> = event_messages::table
+            .filter(event_messages::queue_name.eq(queue_name))
+            .order(event_messages::id.asc())
+            .select((event_messages::message_id, event_messages::payload))
+            .load(&mut *self.conn()?)?;
+        rows.into_iter()
+            .map(|(message_id, payload)| {
+                Ok(EventMessage {
+                    queue_name: queue_name.to_owned(),
+                    message_id,
+                    payload: parse(&payload)?,
+                })
+            })
+            .collect()
     }
 }
 

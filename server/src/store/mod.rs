@@ -11,7 +11,7 @@ mod schema;
 
 use std::collections::BTreeMap;
 
-use baton_engine::{Decision, EngineError, ParentUpdate};
+use baton_engine::{Decision, EngineError, EventMessage, ParentUpdate};
 use baton_model::{PollData, Task, TaskDef, TaskExecLog, Workflow, WorkflowDef};
 
 pub use connection::{Backend, DatabaseUrl};
@@ -128,4 +128,8 @@ pub trait Store: Send + Sync + 'static {
     // Task logs.
     fn add_task_log(&self, task_id: &str, log: &str, now: i64) -> StoreResult<()>;
     fn task_logs(&self, task_id: &str) -> StoreResult<Vec<TaskExecLog>>;
+
+    // Events.
+    /// The messages published to an event queue, oldest first.
+    fn event_messages(&self, queue_name: &str) -> StoreResult<Vec<EventMessage>>;
 }

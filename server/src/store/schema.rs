@@ -77,4 +77,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    event_messages (id) {
+        id -> BigInt,
+        queue_name -> Text,
+        message_id -> Text,
+        payload -> Text,
+        created_time -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(workflows, tasks, queue_entries, task_logs);
