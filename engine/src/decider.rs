@@ -131,6 +131,16 @@ pub(crate) fn decide_into(
     {
         finish_workflow(decision, WorkflowStatus::Completed, None, now);
     }
+    if !decision.removed_tasks.is_empty() {
+        // Forgotten loop iterations (keepLastN) leave the workflow at the end of the decision,
+        // so positions stay stable while it runs.
+        let removed = &decision.removed_tasks;
+        decision
+            .workflow
+            .tasks
+            .retain(|task| !removed.contains(&task.task_id));
+        decision.changed_tasks.retain(|id| !removed.contains(id));
+    }
     if !decision.is_noop() {
         decision.workflow.update_time = now;
     }
@@ -337,21 +347,61 @@ fn next_iteration(
     loop_task
         .output_data
         .insert("iteration".into(), Value::from(iteration));
+    let keep_last = loop_task
+        .input_data
+        .get("keepLastN")
+        .and_then(Value::as_i64)
+        .filter(|keep| *keep > 0);
+    if let Some(keep_last) = keep_last {
+        forget_old_iterations(decision, position, do_while, keep_last);
+    }
+    let loop_task = &mut decision.workflow.tasks[position];
     let mut condition_input = loop_task.input_data.clone();
     condition_input.extend(iteration_output);
+    // In list iteration, the loop goes on while items remain (and the condition, if any, holds).
+    let items = loop_task
+        .input_data
+        .get("items")
+        .and_then(Value::as_array)
+        .cloned();
+    let loop_index = i64::from(iteration) - 1;
+    if let Some(items) = &items {
+        condition_input.insert("loopIndex".into(), Value::from(loop_index));
+        if let Some(item) = items.get(loop_index as usize) {
+            condition_input.insert("loopItem".into(), item.clone());
+        }
+    }
     condition_input.insert(
         do_while.task_reference_name.clone(),
         Value::Object(loop_task.output_data.clone()),
     );
-    let condition = do_while.loop_condition.as_deref().unwrap_or("false");
+    let default_condition = if items.is_some() { "true" } else { "false" };
+    let condition = do_while
+        .loop_condition
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or(default_condition);
     let task_id = loop_task.task_id.clone();
+    let more_items = items
+        .as_ref()
+        .is_none_or(|items| (loop_index + 1) < items.len() as i64);
     match script::evaluate(condition, &condition_input, ScriptLimits::default()) {
-        Ok(value) if truthy(&value) => {
+        Ok(value) if truthy(&value) && more_items => {
             let loop_task = &mut decision.workflow.tasks[position];
             loop_task.iteration = iteration + 1;
             loop_task
                 .output_data
                 .insert("iteration".into(), Value::from(iteration + 1));
+            if let Some(items) = &items {
+                let next_index = loop_index + 1;
+                loop_task
+                    .output_data
+                    .insert("loopIndex".into(), Value::from(next_index));
+                loop_task.output_data.insert(
+                    "loopItem".into(),
+                    items[next_index as usize].clone(),
+                );
+            }
             loop_task.update_time = now;
             decision.touch(&task_id);
             if let Some(first) = do_while.loop_over.first() {
@@ -371,12 +421,51 @@ fn next_iteration(
             decision.touch(&task_id);
         }
         Err(reason) => {
+            let loop_task = &mut decision.workflow.tasks[position];
             fail_task(
-                &mut decision.workflow.tasks[position],
+                loop_task,
                 now,
-                format!("loopCondition failed: {reason}"),
+                format!("Unable to evaluate condition {condition}, exception {reason}"),
             );
+            loop_task.status = TaskStatus::FailedWithTerminalError;
             decision.touch(&task_id);
+        }
+    }
+}
+
+/// `keepLastN`: drops the outputs and the tasks of iterations older than the last
+/// `keep_last`, so a long loop does not grow its workflow without bound. The tasks are
+/// deleted when the decision commits.
+fn forget_old_iterations(
+    decision: &mut Decision,
+    position: usize,
+    do_while: &WorkflowTask,
+    keep_last: i64,
+) {
+    let loop_task = &mut decision.workflow.tasks[position];
+    let last_forgotten = i64::from(loop_task.iteration) - keep_last;
+    if last_forgotten < 1 {
+        return;
+    }
+    for old in 1..=last_forgotten {
+        loop_task.output_data.remove(&old.to_string());
+    }
+    let loop_ref = loop_task.reference_task_name.clone();
+    let forgotten: Vec<String> = decision
+        .workflow
+        .tasks
+        .iter()
+        .filter(|t| {
+            t.reference_task_name != loop_ref
+                && i64::from(t.iteration) <= last_forgotten
+                && t.iteration > 0
+                && do_while.has(base_reference(&t.reference_task_name))
+        })
+        .map(|t| t.task_id.clone())
+        .collect();
+    for task_id in forgotten {
+        if !decision.removed_tasks.contains(&task_id) {
+            decision.removed_tasks.push(task_id);
         }
     }
 }

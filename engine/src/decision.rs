@@ -18,6 +18,8 @@ pub struct Decision {
     /// When this workflow is a sub-workflow that just finished: the parent task to settle,
     /// in the same transaction.
     pub parent_update: Option<ParentUpdate>,
+    /// Tasks this decision deletes (old DO_WHILE iterations under `keepLastN`).
+    pub removed_tasks: Vec<String>,
     /// Messages EVENT tasks publish, written to the event outbox in the same transaction.
     pub messages: Vec<EventMessage>,
 }
@@ -51,6 +53,7 @@ impl Decision {
             queue: Vec::new(),
             children: Vec::new(),
             parent_update: None,
+            removed_tasks: Vec::new(),
             messages: Vec::new(),
         }
     }
@@ -74,6 +77,7 @@ impl Decision {
             && self.queue.is_empty()
             && self.children.is_empty()
             && self.messages.is_empty()
+            && self.removed_tasks.is_empty()
     }
 
     /// Every queue this decision and the workflows it starts push to.

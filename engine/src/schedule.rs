@@ -94,26 +94,40 @@ pub fn schedule_task(
             task.executed = !branch.is_empty();
             add(decision, task);
             if let Some(first) = branch.first() {
-                schedule_task(decision, Schedule::first(first), now, ids);
+                schedule_task(
+                    decision,
+                    Schedule::in_iteration(first, request.iteration),
+                    now,
+                    ids,
+                );
             }
         }
         task_type::FORK_JOIN => {
             task.task_type = "FORK".into();
             complete(&mut task, now, json!({}));
             task.executed = true;
-            let fork_ref = task.reference_task_name.clone();
             add(decision, task);
             for branch in &workflow_task.fork_tasks {
                 if let Some(first) = branch.first() {
-                    schedule_task(decision, Schedule::first(first), now, ids);
+                    schedule_task(
+                        decision,
+                        Schedule::in_iteration(first, request.iteration),
+                        now,
+                        ids,
+                    );
                 }
             }
             let definition = decision.workflow.workflow_definition.clone();
             if let Some(join) = definition
                 .as_ref()
-                .and_then(|def| following_sibling(def, &fork_ref))
+                .and_then(|def| following_sibling(def, &workflow_task.task_reference_name))
             {
-                schedule_task(decision, Schedule::first(join), now, ids);
+                schedule_task(
+                    decision,
+                    Schedule::in_iteration(join, request.iteration),
+                    now,
+                    ids,
+                );
             }
         }
         task_type::FORK_JOIN_DYNAMIC => {
@@ -132,27 +146,37 @@ pub fn schedule_task(
             };
             complete(&mut task, now, json!({}));
             task.executed = true;
-            let fork_ref = task.reference_task_name.clone();
             add(decision, task);
             let refs: Vec<String> = branches
                 .iter()
-                .map(|b| b.task_reference_name.clone())
+                .map(|b| reference_in_iteration(&b.task_reference_name, request.iteration))
                 .collect();
             for branch in &branches {
-                schedule_task(decision, Schedule::first(branch), now, ids);
+                schedule_task(
+                    decision,
+                    Schedule::in_iteration(branch, request.iteration),
+                    now,
+                    ids,
+                );
             }
             let definition = decision.workflow.workflow_definition.clone();
             if let Some(join) = definition
                 .as_ref()
-                .and_then(|def| following_sibling(def, &fork_ref))
+                .and_then(|def| following_sibling(def, &workflow_task.task_reference_name))
             {
-                schedule_task(decision, Schedule::first(join), now, ids);
+                schedule_task(
+                    decision,
+                    Schedule::in_iteration(join, request.iteration),
+                    now,
+                    ids,
+                );
+                let join_ref = reference_in_iteration(&join.task_reference_name, request.iteration);
                 if let Some(join_task) = decision
                     .workflow
                     .tasks
                     .iter_mut()
                     .rev()
-                    .find(|t| t.reference_task_name == join.task_reference_name)
+                    .find(|t| t.reference_task_name == join_ref)
                 {
                     join_task.input_data.insert("joinOn".into(), json!(refs));
                 }
@@ -161,8 +185,27 @@ pub fn schedule_task(
         task_type::DO_WHILE => {
             task.status = TaskStatus::InProgress;
             task.start_time = now;
+            let items = match loop_items(workflow_task, &decision.workflow, &task) {
+                Ok(items) => items,
+                Err(reason) => {
+                    fail_task(&mut task, now, reason);
+                    add(decision, task);
+                    return;
+                }
+            };
+            if items.as_ref().is_some_and(Vec::is_empty) {
+                // Nothing to iterate over: done without running the body.
+                complete(&mut task, now, json!({"iteration": 0}));
+                add(decision, task);
+                return;
+            }
             task.iteration = 1;
             task.output_data.insert("iteration".into(), json!(1));
+            if let Some(items) = items {
+                task.output_data.insert("loopIndex".into(), json!(0));
+                task.output_data.insert("loopItem".into(), items[0].clone());
+                task.input_data.insert("items".into(), Value::Array(items));
+            }
             add(decision, task);
             if let Some(first) = workflow_task.loop_over.first() {
                 schedule_task(decision, Schedule::in_iteration(first, 1), now, ids);
@@ -171,8 +214,12 @@ pub fn schedule_task(
         task_type::JOIN => {
             task.status = TaskStatus::InProgress;
             task.start_time = now;
-            task.input_data
-                .insert("joinOn".into(), json!(workflow_task.join_on));
+            let join_on: Vec<String> = workflow_task
+                .join_on
+                .iter()
+                .map(|reference| reference_in_iteration(reference, request.iteration))
+                .collect();
+            task.input_data.insert("joinOn".into(), json!(join_on));
             add(decision, task);
         }
         task_type::SET_VARIABLE => {
@@ -575,6 +622,37 @@ fn publish_event(workflow: &Workflow, task: &Task) -> Result<EventMessage, Strin
         message_id: task.task_id.clone(),
         payload,
     })
+}
+
+/// The list a DO_WHILE iterates over, if it iterates over one: its `items` expression, or
+/// `_items` in its input (Orkes's form), evaluated when the loop starts.
+fn loop_items(
+    workflow_task: &WorkflowTask,
+    workflow: &Workflow,
+    task: &Task,
+) -> Result<Option<Vec<Value>>, String> {
+    let value = match workflow_task.items.as_deref().filter(|i| !i.trim().is_empty()) {
+        Some(items) => resolve_map(
+            &JsonMap::from_iter([("items".to_owned(), json!(items))]),
+            &WorkflowRoots {
+                workflow,
+                new_task_id: Some(&task.task_id),
+            },
+        )
+        .remove("items")
+        .unwrap_or(Value::Null),
+        None => match task.input_data.get("_items") {
+            Some(items) => items.clone(),
+            None => return Ok(None),
+        },
+    };
+    match value {
+        Value::Array(items) => Ok(Some(items)),
+        Value::Null => Ok(Some(Vec::new())),
+        other => Err(format!(
+            "DO_WHILE items must be a list, but evaluated to {other}"
+        )),
+    }
 }
 
 /// A loop body task's reference in an iteration: `step__3`.

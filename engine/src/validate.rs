@@ -183,20 +183,11 @@ fn check_task_type(def: &WorkflowDef, task: &WorkflowTask) -> Vec<ValidationErro
                 errors.push(required("expression"));
             }
         }
-        task_type::DECISION if task.case_value_param.as_deref().is_none_or(str::is_empty) => {
-            if task
-                .case_expression
-                .as_deref()
-                .is_some_and(|e| !e.is_empty())
-            {
-                errors.push(error(
-                    "tasks",
-                    format!("task {}: caseExpression is not supported by this version of Baton yet (use caseValueParam)", task.task_reference_name),
-                    None,
-                ));
-            } else {
-                errors.push(required("caseValueParam or caseExpression"));
-            }
+        task_type::DECISION
+            if task.case_value_param.as_deref().is_none_or(str::is_empty)
+                && task.case_expression.as_deref().is_none_or(str::is_empty) =>
+        {
+            errors.push(required("caseValueParam or caseExpression"));
         }
         task_type::FORK_JOIN => {
             if task.fork_tasks.iter().all(Vec::is_empty) {
@@ -307,12 +298,7 @@ fn check_task_type(def: &WorkflowDef, task: &WorkflowTask) -> Vec<ValidationErro
                 .loop_over
                 .iter()
                 .flat_map(|inner| inner.all_tasks_recursive())
-                .find(|inner| {
-                    matches!(
-                        inner.r#type.as_str(),
-                        task_type::DO_WHILE | task_type::FORK_JOIN | task_type::JOIN
-                    )
-                });
+                .find(|inner| inner.r#type == task_type::DO_WHILE);
             if let Some(inner) = unsupported {
                 errors.push(error(
                     "tasks",

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use baton_engine::{Decision, EventMessage, QueueOp};
-use baton_model::{PollData, Task, TaskDef, TaskExecLog, TaskStatus, Workflow, WorkflowDef};
+use baton_model::{PollData, Task, TaskDef, TaskExecLog, Workflow, WorkflowDef};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, PooledConnection};
@@ -275,7 +275,8 @@ fn claim(conn: &mut AnyConnection, request: &PollSpec, now: i64) -> StoreResult<
             .as_deref()
             .map(parse)
             .transpose()?;
-        let Some(mut task) = task.filter(|t| t.status == TaskStatus::Scheduled) else {
+        // Queued tasks are SCHEDULED, except timed WAITs, which are IN_PROGRESS all along.
+        let Some(mut task) = task.filter(|t| !t.status.is_terminal()) else {
             // The task finished or vanished while queued: the entry is stale.
             diesel::delete(queue_entries::table.find(entry.id)).execute(conn)?;
             continue;
@@ -335,6 +336,7 @@ fn save_decision(
     }
     save_tasks(conn, decision, existing.unwrap_or(&HashSet::new()))?;
     apply_queue_ops(conn, &decision.queue)?;
+    delete_tasks(conn, &decision.removed_tasks)?;
     publish_messages(conn, decision)?;
     for child in &decision.children {
         save_decision(conn, child, None, cascade)?;
@@ -348,6 +350,18 @@ fn save_decision(
             save_decision(conn, &parent_decision, Some(&existing), cascade)?;
         }
     }
+    Ok(())
+}
+
+/// Deletes tasks a decision dropped (old loop iterations), with their queue entries and logs.
+fn delete_tasks(conn: &mut AnyConnection, task_ids: &[String]) -> StoreResult<()> {
+    if task_ids.is_empty() {
+        return Ok(());
+    }
+    diesel::delete(queue_entries::table.filter(queue_entries::task_id.eq_any(task_ids)))
+        .execute(conn)?;
+    diesel::delete(task_logs::table.filter(task_logs::task_id.eq_any(task_ids))).execute(conn)?;
+    diesel::delete(tasks::table.filter(tasks::task_id.eq_any(task_ids))).execute(conn)?;
     Ok(())
 }
 
