@@ -196,25 +196,72 @@ fn process_finished_tasks(
     }
 }
 
-/// Completes every JOIN whose `joinOn` tasks have all finished. Returns whether any did.
+/// The references a join task lists under `key` in its input.
+fn joined_references(join: &Task, key: &str) -> Vec<String> {
+    join.input_data
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|refs| {
+            refs.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What an EXCLUSIVE_JOIN settles to, once the task it joins on has finished: the first of
+/// its `joinOn` tasks that ran (else of its `defaultExclusiveJoinTask`), as in Conductor.
+/// `None` while that task still runs. When none of them ran (an empty case), it completes
+/// with no output rather than waiting for ever.
+fn exclusive_join_outcome(
+    workflow: &Workflow,
+    join: &Task,
+) -> Option<(TaskStatus, JsonMap, Option<String>)> {
+    let ran = |key: &str| {
+        joined_references(join, key)
+            .iter()
+            .find_map(|reference| workflow.task_by_ref_name(reference))
+            .filter(|task| task.status != TaskStatus::Skipped)
+            .cloned()
+    };
+    let Some(source) = ran("joinOn").or_else(|| ran("defaultExclusiveJoinTask")) else {
+        return Some((TaskStatus::Completed, JsonMap::new(), None));
+    };
+    if !source.status.is_terminal() {
+        return None;
+    }
+    Some(if source.status.is_successful() {
+        (TaskStatus::Completed, source.output_data, None)
+    } else {
+        (
+            TaskStatus::Failed,
+            JsonMap::new(),
+            source.reason_for_incompletion,
+        )
+    })
+}
+
+/// Completes every JOIN whose `joinOn` tasks have all finished, and every EXCLUSIVE_JOIN
+/// whose joined task has. Returns whether any did.
 fn complete_ready_joins(decision: &mut Decision, now: i64) -> bool {
     let mut completed = Vec::new();
+    let mut exclusive = Vec::new();
     for (position, join) in decision.workflow.tasks.iter().enumerate() {
-        if join.task_type != task_type::JOIN || join.status.is_terminal() {
+        if join.status.is_terminal() {
+            continue;
+        }
+        if join.task_type == task_type::EXCLUSIVE_JOIN {
+            if let Some(outcome) = exclusive_join_outcome(&decision.workflow, join) {
+                exclusive.push((position, outcome));
+            }
+            continue;
+        }
+        if join.task_type != task_type::JOIN {
             continue;
         }
         // The references are on the task: the definition's `joinOn`, or those a dynamic fork made.
-        let join_on: Vec<String> = join
-            .input_data
-            .get("joinOn")
-            .and_then(Value::as_array)
-            .map(|refs| {
-                refs.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let join_on = joined_references(join, "joinOn");
         let joined: Option<Vec<&Task>> = join_on
             .iter()
             .map(|reference| {
@@ -239,7 +286,17 @@ fn complete_ready_joins(decision: &mut Decision, now: i64) -> bool {
             .collect();
         completed.push((position, with_errors, output));
     }
-    let any = !completed.is_empty();
+    let any = !completed.is_empty() || !exclusive.is_empty();
+    for (position, (status, output, reason)) in exclusive {
+        let join = &mut decision.workflow.tasks[position];
+        join.status = status;
+        join.output_data = output;
+        join.reason_for_incompletion = reason;
+        join.end_time = now;
+        join.update_time = now;
+        let task_id = join.task_id.clone();
+        decision.touch(&task_id);
+    }
     for (position, with_errors, output) in completed {
         let join = &mut decision.workflow.tasks[position];
         join.status = if with_errors {
@@ -397,10 +454,9 @@ fn next_iteration(
                 loop_task
                     .output_data
                     .insert("loopIndex".into(), Value::from(next_index));
-                loop_task.output_data.insert(
-                    "loopItem".into(),
-                    items[next_index as usize].clone(),
-                );
+                loop_task
+                    .output_data
+                    .insert("loopItem".into(), items[next_index as usize].clone());
             }
             loop_task.update_time = now;
             decision.touch(&task_id);

@@ -222,6 +222,23 @@ pub fn schedule_task(
             task.input_data.insert("joinOn".into(), json!(join_on));
             add(decision, task);
         }
+        task_type::EXCLUSIVE_JOIN => {
+            // Completes (in `complete_ready_joins`) with the output of whichever joined task ran.
+            task.status = TaskStatus::InProgress;
+            task.start_time = now;
+            let in_iteration = |refs: &[String]| -> Vec<String> {
+                refs.iter()
+                    .map(|reference| reference_in_iteration(reference, request.iteration))
+                    .collect()
+            };
+            task.input_data
+                .insert("joinOn".into(), json!(in_iteration(&workflow_task.join_on)));
+            task.input_data.insert(
+                "defaultExclusiveJoinTask".into(),
+                json!(in_iteration(&workflow_task.default_exclusive_join_task)),
+            );
+            add(decision, task);
+        }
         task_type::SET_VARIABLE => {
             for (key, value) in &task.input_data {
                 decision
@@ -530,9 +547,10 @@ fn dynamic_branches(
 ) -> Result<Vec<WorkflowTask>, String> {
     if let Some(items) = input.get("forkTaskInputs") {
         let items = items.as_array().ok_or("forkTaskInputs must be a list")?;
-        if input.contains_key("forkTaskWorkflow") {
-            return Err("forkTaskWorkflow (sub-workflow branches) is not supported by this version of Baton yet".into());
-        }
+        let sub_workflow = input
+            .get("forkTaskWorkflow")
+            .and_then(Value::as_str)
+            .filter(|name| !name.is_empty());
         let kind = input
             .get("forkTaskType")
             .and_then(Value::as_str)
@@ -552,16 +570,37 @@ fn dynamic_branches(
             .iter()
             .enumerate()
             .map(|(index, item)| {
-                let mut parameters = item.as_object().cloned().unwrap_or_default();
+                // A map is the branch's input; anything else is under `input`, as in Conductor.
+                let mut parameters = match item {
+                    Value::Object(map) => map.clone(),
+                    other => JsonMap::from_iter([("input".to_owned(), other.clone())]),
+                };
                 parameters.insert("__index".into(), json!(index));
-                WorkflowTask {
+                let mut branch = WorkflowTask {
                     name: name.clone(),
                     task_reference_name: format!("_{name}_{index}"),
                     r#type: kind.to_owned(),
                     input_parameters: parameters,
                     optional: fork.optional,
                     ..WorkflowTask::default()
+                };
+                if let Some(workflow_name) = sub_workflow {
+                    // Each branch runs the named workflow (embedded at start) as a sub-workflow.
+                    branch.name = workflow_name.to_owned();
+                    branch.r#type = task_type::SUB_WORKFLOW.into();
+                    let mut params = fork.sub_workflow_param.clone().unwrap_or_default();
+                    params.name = Some(workflow_name.to_owned());
+                    if let Some(Value::Object(domains)) = item.get("taskToDomain") {
+                        params.task_to_domain = Some(
+                            domains
+                                .iter()
+                                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                                .collect(),
+                        );
+                    }
+                    branch.sub_workflow_param = Some(params);
                 }
+                branch
             })
             .collect());
     }
@@ -631,7 +670,11 @@ fn loop_items(
     workflow: &Workflow,
     task: &Task,
 ) -> Result<Option<Vec<Value>>, String> {
-    let value = match workflow_task.items.as_deref().filter(|i| !i.trim().is_empty()) {
+    let value = match workflow_task
+        .items
+        .as_deref()
+        .filter(|i| !i.trim().is_empty())
+    {
         Some(items) => resolve_map(
             &JsonMap::from_iter([("items".to_owned(), json!(items))]),
             &WorkflowRoots {

@@ -84,7 +84,16 @@ pub fn start_detached(
         .transpose()
         .map_err(|e| format!("startWorkflow is not a valid start request: {e}"))?
         .ok_or("START_WORKFLOW needs a startWorkflow input")?;
-    let definition: WorkflowDef = request.workflow_def.clone().ok_or_else(|| {
+    // Inline in the request, or embedded from the registry when the parent started.
+    let embedded = task
+        .workflow_task
+        .as_ref()
+        .and_then(|t| t.sub_workflow_param.as_ref())
+        .and_then(|params| match &params.workflow_definition {
+            Some(SubWorkflowDefinition::Definition(definition)) => Some((**definition).clone()),
+            _ => None,
+        });
+    let definition: WorkflowDef = request.workflow_def.clone().or(embedded).ok_or_else(|| {
         format!(
             "No definition for workflow {} version {:?}",
             request.name, request.version

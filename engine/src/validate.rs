@@ -27,6 +27,7 @@ const RUNNABLE_SYSTEM_TYPES: &[&str] = &[
     task_type::EVENT,
     task_type::HTTP,
     task_type::JSON_JQ_TRANSFORM,
+    task_type::EXCLUSIVE_JOIN,
 ];
 
 /// Every Conductor system task type, runnable here or not.
@@ -222,6 +223,20 @@ fn check_task_type(def: &WorkflowDef, task: &WorkflowTask) -> Vec<ValidationErro
                     "dynamicForkTasksParam or inputParameters.forkTaskInputs",
                 ));
             }
+            let dynamic_workflow = task
+                .input_parameters
+                .get("forkTaskWorkflow")
+                .is_some_and(|name| !name.as_str().is_some_and(|n| !n.contains("${")));
+            if dynamic_workflow {
+                errors.push(error(
+                    "tasks",
+                    format!(
+                        "task {}: forkTaskWorkflow needs a fixed workflow name",
+                        task.task_reference_name
+                    ),
+                    None,
+                ));
+            }
             let followed_by_join = crate::graph::following_sibling(def, &task.task_reference_name)
                 .is_some_and(|next| next.r#type == task_type::JOIN);
             if !followed_by_join {
@@ -288,7 +303,9 @@ fn check_task_type(def: &WorkflowDef, task: &WorkflowTask) -> Vec<ValidationErro
             }
         }
         task_type::DO_WHILE => {
-            if task.loop_condition.as_deref().is_none_or(str::is_empty) {
+            let iterates_a_list = task.items.as_deref().is_some_and(|i| !i.trim().is_empty())
+                || task.input_parameters.contains_key("_items");
+            if task.loop_condition.as_deref().is_none_or(str::is_empty) && !iterates_a_list {
                 errors.push(required("loopCondition"));
             }
             if task.loop_over.is_empty() {
@@ -493,7 +510,7 @@ mod tests {
     #[test]
     fn a_system_task_this_build_cannot_run_is_rejected() {
         let d = def(
-            json!({"name": "w", "tasks": [{"name": "s", "taskReferenceName": "s1", "type": "EXCLUSIVE_JOIN"}]}),
+            json!({"name": "w", "tasks": [{"name": "s", "taskReferenceName": "s1", "type": "KAFKA_PUBLISH"}]}),
         );
         let errors = validate_workflow_def(&d);
         assert_eq!(errors[0].path.as_deref(), Some("tasks.type"));

@@ -854,7 +854,10 @@ fn a_do_while_repeats_its_body_with_iteration_suffixes_until_the_condition_is_fa
 fn a_broken_loop_condition_fails_the_loop_with_the_reason() {
     let (mut run, _) = Run::start(loop_def("this is not javascript"), json!({"limit": 1}));
     let decision = run.report("fetch__1", TaskResultStatus::Completed, json!({"page": 1}));
-    assert_eq!(run.task("repeat").status, TaskStatus::FailedWithTerminalError);
+    assert_eq!(
+        run.task("repeat").status,
+        TaskStatus::FailedWithTerminalError
+    );
     assert_eq!(decision.workflow.status, WorkflowStatus::Failed);
     assert!(decision
         .workflow

@@ -20,12 +20,19 @@ fn a_loop_over_items_runs_once_per_item_with_the_item_in_hand() {
             run.task(&reference).input_data,
             map(json!({"file": file, "index": index}))
         );
-        run.report(&reference, TaskResultStatus::Completed, json!({"done": file}));
+        run.report(
+            &reference,
+            TaskResultStatus::Completed,
+            json!({"done": file}),
+        );
     }
     assert_eq!(run.workflow.status, WorkflowStatus::Completed);
     let loop_task = run.task("loop");
     assert_eq!(loop_task.iteration, 3);
-    assert_eq!(loop_task.output_data["3"], json!({"process": {"done": "c.txt"}}));
+    assert_eq!(
+        loop_task.output_data["3"],
+        json!({"process": {"done": "c.txt"}})
+    );
 }
 
 #[test]
@@ -52,7 +59,11 @@ fn items_and_a_condition_both_must_allow_another_round() {
     ]}));
     let (mut run, _) = Run::start(def, json!({"n": [1, 2, 3, 4]}));
     run.report("process__1", TaskResultStatus::Completed, json!({}));
-    run.report("process__2", TaskResultStatus::Completed, json!({"stop": true}));
+    run.report(
+        "process__2",
+        TaskResultStatus::Completed,
+        json!({"stop": true}),
+    );
     assert_eq!(run.workflow.status, WorkflowStatus::Completed);
     assert_eq!(run.task("loop").iteration, 2);
 }
@@ -116,7 +127,10 @@ fn a_fork_and_a_switch_inside_a_loop_run_again_in_every_iteration() {
         {"name": "after", "taskReferenceName": "after"}
     ]}));
     let (mut run, _) = Run::start(def, json!({}));
-    assert_eq!(run.task("join__1").input_data["joinOn"], json!(["left__1", "pick__1"]));
+    assert_eq!(
+        run.task("join__1").input_data["joinOn"],
+        json!(["left__1", "pick__1"])
+    );
     run.report("odd_work__1", TaskResultStatus::Completed, json!({}));
     assert_eq!(run.task("join__1").status, TaskStatus::InProgress);
     run.report("left__1", TaskResultStatus::Completed, json!({"v": 1}));
@@ -125,7 +139,10 @@ fn a_fork_and_a_switch_inside_a_loop_run_again_in_every_iteration() {
     run.report("tally__1", TaskResultStatus::Completed, json!({}));
 
     // The second round forks again and takes the other case.
-    assert_eq!(run.task("pick__2").output_data["selectedCase"], json!("even"));
+    assert_eq!(
+        run.task("pick__2").output_data["selectedCase"],
+        json!("even")
+    );
     assert_eq!(run.task("even_work__2").status, TaskStatus::Scheduled);
     run.report("left__2", TaskResultStatus::Completed, json!({"v": 2}));
     run.report("even_work__2", TaskResultStatus::Completed, json!({}));
@@ -155,7 +172,10 @@ fn a_dynamic_fork_inside_a_loop_joins_the_branches_of_its_own_iteration() {
     );
     run.report("_work_0__1", TaskResultStatus::Completed, json!({"y": 1}));
     run.report("_work_1__1", TaskResultStatus::Completed, json!({"y": 2}));
-    assert_eq!(run.task("join__2").input_data["joinOn"], json!(["_work_0__2"]));
+    assert_eq!(
+        run.task("join__2").input_data["joinOn"],
+        json!(["_work_0__2"])
+    );
     assert_eq!(run.task("_work_0__2").input_data["x"], json!(3));
     run.report("_work_0__2", TaskResultStatus::Completed, json!({"y": 3}));
     assert_eq!(run.workflow.status, WorkflowStatus::Completed);

@@ -190,3 +190,68 @@ fn definitions_missing_what_these_tasks_need_are_refused_naming_the_task() {
         assert!(messages.iter().any(|m| m == expected), "{expected} in {messages:?}");
     }
 }
+
+#[test]
+fn a_dynamic_fork_can_run_each_item_as_a_sub_workflow() {
+    let child = json!({"name": "child", "version": 2, "tasks": [
+        {"name": "child_work", "taskReferenceName": "cw", "inputParameters": {"v": "${workflow.input.v}"}}]});
+    let def = definition(json!({"name": "parent", "tasks": [
+        {"name": "fan", "taskReferenceName": "fan", "type": "FORK_JOIN_DYNAMIC",
+         "inputParameters": {"forkTaskWorkflow": "child", "forkTaskWorkflowVersion": "2",
+                             "forkTaskInputs": [{"v": 1}, 7]},
+         "subWorkflowParam": {"name": "child", "version": 2, "workflowDefinition": child}},
+        {"name": "join", "taskReferenceName": "join", "type": "JOIN"}
+    ]}));
+    let (run, decision) = Run::start(def, json!({}));
+    assert_eq!(decision.children.len(), 2);
+    let first = &decision.children[0].workflow;
+    assert_eq!(first.workflow_name(), Some("child"));
+    assert_eq!(first.input, map(json!({"v": 1, "__index": 0})));
+    assert_eq!(
+        first.parent_workflow_task_id.as_deref(),
+        Some(run.task("_fan_0").task_id.as_str())
+    );
+    assert_eq!(
+        decision.children[1].workflow.input,
+        map(json!({"input": 7, "__index": 1})),
+        "an item that is not a map is passed as `input`"
+    );
+    assert_eq!(run.task("_fan_1").task_type, "SUB_WORKFLOW");
+    assert_eq!(run.task("_fan_1").status, TaskStatus::InProgress);
+    assert_eq!(
+        run.task("join").input_data["joinOn"],
+        json!(["_fan_0", "_fan_1"])
+    );
+    assert_eq!(
+        decision.children[0].workflow.tasks[0].input_data["v"],
+        json!(1),
+        "the child's own expressions resolve against the child"
+    );
+}
+
+#[test]
+fn an_exclusive_join_takes_the_output_of_the_case_that_ran() {
+    let def = definition(json!({"name": "pick_one", "tasks": [
+        {"name": "route", "taskReferenceName": "route", "type": "SWITCH", "evaluatorType": "value-param",
+         "expression": "kind", "inputParameters": {"kind": "${workflow.input.kind}"},
+         "decisionCases": {"a": [{"name": "task_a", "taskReferenceName": "a"}],
+                           "b": [{"name": "task_b", "taskReferenceName": "b"}]},
+         "defaultCase": [{"name": "task_d", "taskReferenceName": "d"}]},
+        {"name": "xjoin", "taskReferenceName": "xjoin", "type": "EXCLUSIVE_JOIN",
+         "joinOn": ["a", "b"], "defaultExclusiveJoinTask": ["d"]},
+        {"name": "after", "taskReferenceName": "after", "inputParameters": {"got": "${xjoin.output.v}"}}
+    ]}));
+    for (kind, reference) in [("b", "b"), ("zzz", "d")] {
+        let (mut run, _) = Run::start(def.clone(), json!({"kind": kind}));
+        let decision = run.report(
+            reference,
+            TaskResultStatus::Completed,
+            json!({"v": reference}),
+        );
+        let xjoin = run.task("xjoin");
+        assert_eq!(xjoin.status, TaskStatus::Completed);
+        assert_eq!(xjoin.output_data, map(json!({"v": reference})));
+        assert_eq!(run.task("after").input_data["got"], json!(reference));
+        assert_eq!(pushes(&decision)[0].0, "after");
+    }
+}

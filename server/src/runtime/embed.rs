@@ -3,7 +3,7 @@
 //! its SUB_WORKFLOW and START_WORKFLOW tasks name, recursively. The engine then never looks
 //! anything up, and a running workflow keeps the definitions it started with.
 
-use baton_model::{task_type, SubWorkflowDefinition, WorkflowDef, WorkflowTask};
+use baton_model::{task_type, SubWorkflowDefinition, SubWorkflowParams, WorkflowDef, WorkflowTask};
 
 use crate::store::{Store, StoreResult};
 
@@ -64,6 +64,7 @@ fn embed(
         let embedded = match task.r#type.as_str() {
             task_type::SUB_WORKFLOW => embed_sub_workflow(store, task, path),
             task_type::START_WORKFLOW => embed_started_workflow(store, task, path),
+            task_type::FORK_JOIN_DYNAMIC => embed_forked_workflow(store, task, path),
             _ => Ok(Ok(())),
         };
         match embedded {
@@ -157,15 +158,55 @@ fn embed_started_workflow(
         .get("version")
         .and_then(|v| v.as_i64())
         .map(|v| v as i32);
+    embed_as_sub_workflow_param(store, task, name, version, path)
+}
+
+/// Embeds the workflow a dynamic fork's `forkTaskWorkflow` names (each branch runs it as a
+/// sub-workflow).
+fn embed_forked_workflow(
+    store: &dyn Store,
+    task: &mut WorkflowTask,
+    path: &mut Vec<String>,
+) -> StoreResult<Result<(), EmbedError>> {
+    let Some(name) = task
+        .input_parameters
+        .get("forkTaskWorkflow")
+        .and_then(|n| n.as_str())
+        .filter(|n| !n.is_empty() && !n.contains("${"))
+        .map(str::to_owned)
+    else {
+        return Ok(Ok(()));
+    };
+    let version = match task.input_parameters.get("forkTaskWorkflowVersion") {
+        Some(serde_json::Value::String(text)) => text.parse().ok(),
+        Some(serde_json::Value::Number(number)) => number.as_i64().map(|v| v as i32),
+        _ => None,
+    };
+    embed_as_sub_workflow_param(store, task, name, version, path)
+}
+
+/// Keeps the definition a task starts in its `subWorkflowParam`, which, unlike its input, is
+/// never resolved against the running workflow (the child's own `${...}` stay as they are).
+fn embed_as_sub_workflow_param(
+    store: &dyn Store,
+    task: &mut WorkflowTask,
+    name: String,
+    version: Option<i32>,
+    path: &mut Vec<String>,
+) -> StoreResult<Result<(), EmbedError>> {
     match load(store, &name, version, path)? {
         Ok(Some(child)) => {
-            let value = serde_json::to_value(child).map_err(crate::store::StoreError::Corrupt)?;
-            request.insert("workflowDef".into(), value);
+            task.sub_workflow_param = Some(SubWorkflowParams {
+                name: Some(name),
+                version,
+                workflow_definition: Some(SubWorkflowDefinition::Definition(Box::new(child))),
+                ..SubWorkflowParams::default()
+            });
+            Ok(Ok(()))
         }
-        Ok(None) => {}
-        Err(error) => return Ok(Err(error)),
+        Ok(None) => Ok(Ok(())),
+        Err(error) => Ok(Err(error)),
     }
-    Ok(Ok(()))
 }
 
 /// Calls `visit` on every task of a definition, nested ones included.
