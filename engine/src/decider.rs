@@ -10,6 +10,8 @@ use baton_model::{
     WorkflowStatus, WorkflowTask,
 };
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use crate::decision::ParentUpdate;
@@ -245,8 +247,23 @@ fn exclusive_join_outcome(
 /// Completes every JOIN whose `joinOn` tasks have all finished, and every EXCLUSIVE_JOIN
 /// whose joined task has. Returns whether any did.
 fn complete_ready_joins(decision: &mut Decision, now: i64) -> bool {
+    let pending_join = decision.workflow.tasks.iter().any(|task| {
+        (task.task_type == task_type::JOIN || task.task_type == task_type::EXCLUSIVE_JOIN)
+            && !task.status.is_terminal()
+    });
+    if !pending_join {
+        return false;
+    }
     let mut completed = Vec::new();
     let mut exclusive = Vec::new();
+    // The latest task of each reference, so a join of n branches is checked in O(n).
+    let latest: HashMap<&str, usize> = decision
+        .workflow
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(position, task)| (task.reference_task_name.as_str(), position))
+        .collect();
     for (position, join) in decision.workflow.tasks.iter().enumerate() {
         if join.status.is_terminal() {
             continue;
@@ -265,9 +282,9 @@ fn complete_ready_joins(decision: &mut Decision, now: i64) -> bool {
         let joined: Option<Vec<&Task>> = join_on
             .iter()
             .map(|reference| {
-                decision
-                    .workflow
-                    .task_by_ref_name(reference)
+                latest
+                    .get(reference.as_str())
+                    .map(|&position| &decision.workflow.tasks[position])
                     .filter(|t| t.status.is_terminal())
             })
             .collect();
