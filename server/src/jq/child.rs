@@ -13,6 +13,8 @@ use std::collections::HashMap;
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 use std::rc::Rc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
 
 /// The evaluation thread's stack. Linux commits stack pages only when they are touched.
 const STACK_BYTES: usize = 256 << 20;
@@ -29,22 +31,46 @@ const MAX_MESSAGE_CHARS: usize = 4096;
 
 type Filter = jaq_core::Filter<JustLut<Val>>;
 
+/// How often the child checks that the server that started it is still alive.
+const ORPHAN_CHECK: Duration = Duration::from_secs(1);
+
 /// The entry point of `baton __jq-sandbox`: limit this process, then serve requests on a
-/// big-stack thread until stdin closes.
+/// big-stack thread until stdin closes, or until the server is gone (a killed server closes no
+/// pipe for a child busy with an endless filter, so the main thread watches the parent).
 pub fn sandbox_main() -> ExitCode {
     if let Err(error) = limit_resources() {
         eprintln!("baton: jq sandbox: cannot limit its resources: {error}");
         return ExitCode::FAILURE;
     }
-    let served = std::thread::Builder::new()
+    let parent = parent_id();
+    let (done, finished) = mpsc::channel();
+    let spawned = std::thread::Builder::new()
         .name("jq".to_owned())
         .stack_size(STACK_BYTES)
-        .spawn(serve)
-        .map(|thread| thread.join());
-    match served {
-        Ok(Ok(Ok(()))) => ExitCode::SUCCESS,
-        _ => ExitCode::FAILURE,
+        .spawn(move || {
+            let _ = done.send(serve());
+        });
+    if spawned.is_err() {
+        return ExitCode::FAILURE;
     }
+    loop {
+        match finished.recv_timeout(ORPHAN_CHECK) {
+            Ok(Ok(())) => return ExitCode::SUCCESS,
+            Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => return ExitCode::FAILURE,
+            Err(RecvTimeoutError::Timeout) if parent_id() != parent => return ExitCode::FAILURE,
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+    }
+}
+
+#[cfg(unix)]
+fn parent_id() -> u32 {
+    std::os::unix::process::parent_id()
+}
+
+#[cfg(not(unix))]
+fn parent_id() -> u32 {
+    0
 }
 
 /// Cap the address space, and write no core file when a filter crashes the child.
