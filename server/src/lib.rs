@@ -7,6 +7,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod jq;
 pub mod runtime;
 pub mod startup;
 pub mod store;

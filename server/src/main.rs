@@ -1,4 +1,5 @@
 //! The `baton` binary: load the configuration, start the server, report failures in one line.
+//! `baton __jq-sandbox` is the jq sandbox child the server starts itself (`baton_server::jq`).
 
 use baton_server::config::{Config, Flags};
 use baton_server::startup::Application;
@@ -6,6 +7,11 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(baton_server::jq::SANDBOX_ARG))
+    {
+        return baton_server::jq::sandbox_main();
+    }
     let flags = Flags::parse();
     let config = match Config::load(&flags, std::env::vars()) {
         Ok(config) => config,
