@@ -18,11 +18,28 @@ pub struct Config {
     pub database_pool_size: u32,
     /// `tracing` filter directives (`BATON_LOG`). Default `info`.
     pub log: String,
+    /// jq sandbox processes, i.e. JSON_JQ_TRANSFORM tasks evaluated at once
+    /// (`BATON_JQ_PROCESSES`). Default 2.
+    pub jq_processes: usize,
+    /// How long one jq evaluation may run before its sandbox is killed (`BATON_JQ_TIMEOUT_MS`).
+    /// Default 2000.
+    pub jq_timeout_ms: u64,
+    /// The program run as the jq sandbox (`BATON_JQ_PROGRAM`); empty means this `baton`
+    /// binary, which is what a deployment wants. Tests that embed the server set it.
+    pub jq_program: String,
 }
 
 /// Keys that may be set from `BATON_<KEY>` environment variables. Other `BATON_*`
 /// variables (such as the test suite's) are not configuration and are left alone.
-const KEYS: &[&str] = &["http_addr", "database_url", "database_pool_size", "log"];
+const KEYS: &[&str] = &[
+    "http_addr",
+    "database_url",
+    "database_pool_size",
+    "log",
+    "jq_processes",
+    "jq_timeout_ms",
+    "jq_program",
+];
 
 /// Command-line flags; each overrides the file and the environment.
 #[derive(Debug, Default, Parser)]
@@ -60,6 +77,9 @@ impl Config {
             .and_then(|b| b.set_default("database_url", "sqlite://baton-data/baton.db"))
             .and_then(|b| b.set_default("database_pool_size", 16))
             .and_then(|b| b.set_default("log", "info"))
+            .and_then(|b| b.set_default("jq_processes", 2))
+            .and_then(|b| b.set_default("jq_timeout_ms", 2000))
+            .and_then(|b| b.set_default("jq_program", ""))
             .map_err(|e| e.to_string())?;
 
         let file = flags

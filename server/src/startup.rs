@@ -7,6 +7,7 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
 use crate::config::Config;
+use crate::jq::{JqLimits, JqSandbox};
 use crate::runtime::Runtime;
 use crate::store::{DatabaseUrl, DieselStore, Store};
 
@@ -17,6 +18,8 @@ pub enum StartupError {
     DatabaseUrl(String),
     #[error("cannot open the database: {0}")]
     Database(#[from] crate::store::StoreError),
+    #[error("cannot find the jq sandbox program: {0}")]
+    JqProgram(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -29,6 +32,7 @@ pub struct Application {
     port: u16,
     server: Server,
     runtime: Runtime,
+    jq: JqSandbox,
 }
 
 impl Application {
@@ -71,6 +75,7 @@ impl Application {
             port,
             server,
             runtime,
+            jq: jq_sandbox(config)?,
         })
     }
 
@@ -82,10 +87,25 @@ impl Application {
     /// stop it gracefully).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let system_tasks =
-            crate::system_tasks::run(self.runtime, crate::system_tasks::standard_tasks());
+            crate::system_tasks::run(self.runtime, crate::system_tasks::standard_tasks(self.jq));
         tokio::select! {
             served = self.server => served,
             () = system_tasks => Ok(()),
         }
     }
+}
+
+/// The jq sandbox pool the configuration asks for (no process starts until the first use).
+fn jq_sandbox(config: &Config) -> Result<JqSandbox, StartupError> {
+    let program = if config.jq_program.is_empty() {
+        crate::jq::default_program().map_err(StartupError::JqProgram)?
+    } else {
+        config.jq_program.clone().into()
+    };
+    let limits = JqLimits {
+        timeout: std::time::Duration::from_millis(config.jq_timeout_ms.max(1)),
+        processes: config.jq_processes.max(1),
+        ..JqLimits::default()
+    };
+    Ok(JqSandbox::new(program, limits))
 }

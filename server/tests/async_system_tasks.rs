@@ -162,7 +162,51 @@ async fn an_event_task_publishes_its_message_with_the_workflow_state(db: TestDb)
     );
 }
 
+async fn a_jq_transform_runs_in_the_sandbox_and_a_runaway_filter_only_fails_its_task(db: TestDb) {
+    let app = spawn_app(db).await;
+    let def = |name: &str, query: &str| {
+        json!({"name": name, "tasks": [
+            {"name": "shape", "taskReferenceName": "shape", "type": "JSON_JQ_TRANSFORM",
+             "inputParameters": {"queryExpression": query, "orders": "${workflow.input.orders}"}}]})
+    };
+    let input = json!({"orders": [{"id": "a", "qty": 2}, {"id": "b", "qty": 5}]});
+    let workflow = run_to_end(
+        &app,
+        def(
+            "jq_ok",
+            "{total: ([.orders[].qty] | add), ids: [.orders[].id]}",
+        ),
+        input.clone(),
+    )
+    .await;
+    assert_eq!(workflow.status, WorkflowStatus::Completed, "{workflow:?}");
+    let shape = workflow.task_by_ref_name("shape").unwrap();
+    assert_eq!(
+        shape.output_data,
+        map(
+            json!({"result": {"total": 7, "ids": ["a", "b"]}, "resultList": [{"total": 7, "ids": ["a", "b"]}]})
+        )
+    );
+
+    for (name, query, reason) in [
+        ("jq_syntax", "{total: ", "jq syntax error"),
+        ("jq_runaway", "def f: 1 + f; f", "crashed the sandbox"),
+        ("jq_type", ".orders + 1", "jq error"),
+    ] {
+        let workflow = run_to_end(&app, def(name, query), input.clone()).await;
+        assert_eq!(workflow.status, WorkflowStatus::Failed, "{name}");
+        let shape = workflow.task_by_ref_name("shape").unwrap();
+        let got = shape.reason_for_incompletion.clone().unwrap();
+        assert!(got.contains(reason), "{name}: {got}");
+        assert_eq!(shape.output_data["error"], json!(got));
+    }
+    // The server is still healthy and the sandbox was replaced.
+    let workflow = run_to_end(&app, def("jq_after", ".orders | length"), input).await;
+    assert_eq!(workflow.output["result"], json!(2));
+}
+
 on_both_backends!(
+    a_jq_transform_runs_in_the_sandbox_and_a_runaway_filter_only_fails_its_task,
     an_http_task_calls_the_endpoint_and_its_response_feeds_the_next_task,
     an_http_task_fails_on_an_error_status_or_no_connection,
     a_timed_wait_ends_by_itself_after_its_duration,

@@ -1,5 +1,5 @@
-//! In-process workers for the system tasks that run outside the decision: HTTP calls and
-//! the end of timed WAITs (and jq transforms, which run in a sandbox process).
+//! In-process workers for the system tasks that run outside the decision: HTTP calls, jq
+//! transforms (evaluated in a sandbox process) and the end of timed WAITs.
 //!
 //! The engine queues these tasks like worker tasks, in the queue named after their type, so
 //! they are durable queue entries committed with the decision that scheduled them. Each
@@ -8,6 +8,7 @@
 //! [`Runtime::update_task`]. A slow HTTP endpoint therefore never holds a workflow lock.
 
 mod http;
+mod jq;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,6 +22,7 @@ use crate::error::ApiError;
 use crate::runtime::{PollRequest, Runtime, MAX_POLL_TIMEOUT_MS};
 
 pub use http::HttpTask;
+pub use jq::JqTask;
 
 /// The worker id system tasks are polled and completed with.
 pub const SYSTEM_WORKER_ID: &str = "baton-system";
@@ -82,8 +84,12 @@ impl SystemTask for WaitTask {
 }
 
 /// The system tasks every server runs.
-pub fn standard_tasks() -> Vec<Arc<dyn SystemTask>> {
-    vec![Arc::new(WaitTask), Arc::new(HttpTask::new())]
+pub fn standard_tasks(jq: crate::jq::JqSandbox) -> Vec<Arc<dyn SystemTask>> {
+    vec![
+        Arc::new(WaitTask),
+        Arc::new(HttpTask::new()),
+        Arc::new(JqTask::new(jq)),
+    ]
 }
 
 /// Runs every executor until the future is dropped.

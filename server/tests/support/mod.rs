@@ -35,6 +35,8 @@ pub async fn spawn_app(db: TestDb) -> TestApp {
         http_addr: "127.0.0.1:0".into(),
         database_url: db.url(),
         database_pool_size: 8,
+        // The test binary cannot be the jq sandbox; the real server binary can.
+        jq_program: env!("CARGO_BIN_EXE_baton").into(),
         ..Config::load(&Flags::default(), Vec::new()).expect("default config")
     };
     let app = Application::build(&config)
