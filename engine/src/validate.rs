@@ -226,7 +226,7 @@ fn check_task_type(def: &WorkflowDef, task: &WorkflowTask) -> Vec<ValidationErro
             let dynamic_workflow = task
                 .input_parameters
                 .get("forkTaskWorkflow")
-                .is_some_and(|name| !name.as_str().is_some_and(|n| !n.contains("${")));
+                .is_some_and(|name| name.as_str().is_none_or(|n| n.contains("${")));
             if dynamic_workflow {
                 errors.push(error(
                     "tasks",
