@@ -375,7 +375,7 @@ pub fn schedule_task(
                     task.task_type = name.clone();
                     task.task_def_name = name;
                     task.domain = domain_for(&decision.workflow, &task.task_type);
-                    task.workflow_task = Some(resolved);
+                    task.workflow_task = Some(Box::new(resolved));
                     queue_for_worker(decision, task, &request, now);
                 }
                 None => {
@@ -440,7 +440,7 @@ fn new_task(workflow: &Workflow, request: &Schedule<'_>, now: i64, ids: &mut dyn
         response_timeout_seconds: task_def.response_timeout_seconds,
         workflow_instance_id: workflow.workflow_id.clone(),
         workflow_type: workflow.workflow_name().map(str::to_owned),
-        workflow_task: Some(workflow_task.clone()),
+        workflow_task: Some(Box::new(workflow_task.clone())),
         domain,
         rate_limit_per_frequency: task_def.rate_limit_per_frequency,
         rate_limit_frequency_in_seconds: task_def.rate_limit_frequency_in_seconds,

@@ -167,7 +167,7 @@ pub struct Task {
     #[serde(deserialize_with = "null_default")]
     pub output_data: JsonMap,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub workflow_task: Option<WorkflowTask>,
+    pub workflow_task: Option<Box<WorkflowTask>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
     /// Protobuf `Any`; unused over REST.

@@ -426,6 +426,98 @@ async fn a_failing_write_among_concurrent_writes_rolls_back_alone(db: TestDb) {
     .await
 }
 
+/// A dynamic fork wide enough for the store to keep its tasks in memory between decisions.
+fn wide_fork(width: usize) -> WorkflowDef {
+    let items: Vec<serde_json::Value> = (0..width).map(|i| json!({"i": i})).collect();
+    serde_json::from_value(json!({"name": "wide", "tasks": [
+        {"name": "fan", "taskReferenceName": "fan", "type": "FORK_JOIN_DYNAMIC",
+         "inputParameters": {"forkTaskName": "branch", "forkTaskInputs": items}},
+        {"name": "join", "taskReferenceName": "join", "type": "JOIN"}]}))
+    .unwrap()
+}
+
+/// Completes the `_branch_<index>` task of workflow "wide" through `store`, checking inside
+/// the decision that the task `seen` (if any) reads as `expected`.
+fn complete_branch(
+    store: &dyn Store,
+    index: usize,
+    seen: Option<(usize, TaskStatus, Option<&'static str>)>,
+) {
+    store
+        .update_workflow(
+            "wide",
+            &mut |workflow| {
+                if let Some((other, status, worker)) = seen {
+                    let task = workflow
+                        .task_by_ref_name(&format!("_branch_{other}"))
+                        .unwrap();
+                    assert_eq!(
+                        (task.status, task.worker_id.as_deref()),
+                        (status, worker),
+                        "the decision sees the latest state of _branch_{other}"
+                    );
+                }
+                let task_id = workflow
+                    .task_by_ref_name(&format!("_branch_{index}"))
+                    .unwrap()
+                    .task_id
+                    .clone();
+                let result = baton_model::TaskResult {
+                    workflow_instance_id: "wide".into(),
+                    task_id,
+                    status: Some(baton_model::TaskResultStatus::Completed),
+                    ..Default::default()
+                };
+                baton_engine::apply_task_result(
+                    workflow,
+                    &result,
+                    NOW,
+                    &mut SequentialIds::new(&format!("u{index}")),
+                )
+            },
+            &mut apply_to_parent,
+        )
+        .unwrap();
+}
+
+async fn a_large_workflow_held_in_memory_still_sees_every_change_made_elsewhere(db: TestDb) {
+    let store = open(&db);
+    let other_server = open(&db);
+    blocking(move || {
+        let decision = new_workflow(&wide_fork(100), "wide", 0);
+        store
+            .create_workflow(&decision, &mut apply_to_parent)
+            .unwrap();
+        // A first decision puts the workflow's tasks in this store's memory.
+        complete_branch(store.as_ref(), 0, None);
+        // A poll changes branch 1 without a decision...
+        let polled = store.poll(&spec("branch", 1, Some("w-1")), NOW).unwrap();
+        assert_eq!(polled[0].reference_task_name, "_branch_1");
+        // ...and another server's decision completes branch 2.
+        complete_branch(
+            other_server.as_ref(),
+            2,
+            Some((0, TaskStatus::Completed, None)),
+        );
+        complete_branch(
+            store.as_ref(),
+            3,
+            Some((1, TaskStatus::InProgress, Some("w-1"))),
+        );
+        complete_branch(store.as_ref(), 4, Some((2, TaskStatus::Completed, None)));
+        // Every branch done: the join completes and so does the workflow, as stored.
+        for index in 5..100 {
+            complete_branch(store.as_ref(), index, None);
+        }
+        complete_branch(store.as_ref(), 1, Some((99, TaskStatus::Completed, None)));
+        let stored = store.workflow("wide", true).unwrap().unwrap();
+        assert_eq!(stored.status, baton_model::WorkflowStatus::Completed);
+        assert_eq!(stored.tasks.len(), 102);
+        assert!(stored.tasks.iter().all(|t| t.status.is_terminal()));
+    })
+    .await;
+}
+
 async fn a_finished_child_settles_its_parent_in_the_same_transaction(db: TestDb) {
     let store = open(&db);
     blocking(move || {
@@ -474,6 +566,7 @@ on_both_backends!(
     polls_respect_priority_visibility_and_leases,
     concurrent_pollers_receive_each_task_exactly_once,
     removing_a_workflow_removes_its_tasks_queue_entries_and_logs,
+    a_large_workflow_held_in_memory_still_sees_every_change_made_elsewhere,
 );
 
 #[test]

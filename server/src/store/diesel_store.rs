@@ -20,6 +20,7 @@ use super::group_commit::GroupCommit;
 use super::schema::{
     event_messages, poll_data, queue_entries, task_defs, task_logs, tasks, workflow_defs, workflows,
 };
+use super::task_cache::{CachedTasks, TaskCache, MIN_CACHED_TASKS};
 use super::{ParentCascade, PollSpec, PolledTasks, Store, StoreError, StoreResult, WorkflowChange};
 
 /// Runs `$body` with `$c` bound to the concrete connection of either backend, for
@@ -40,6 +41,8 @@ pub struct DieselStore {
     sqlite_writer: Option<GroupCommit>,
     /// The last poll data written per (queue, domain): worker and time.
     poll_data_written: Mutex<HashMap<PollDataKey, LastPoll>>,
+    /// Tasks of large workflows between decisions.
+    task_cache: TaskCache,
 }
 
 /// A `poll_data` row's key: queue name and domain (empty for none).
@@ -63,6 +66,7 @@ impl DieselStore {
             backend: url.backend(),
             sqlite_writer,
             poll_data_written: Mutex::new(HashMap::new()),
+            task_cache: TaskCache::default(),
         })
     }
 
@@ -98,8 +102,9 @@ struct WorkflowRow<'a> {
 }
 
 impl<'a> WorkflowRow<'a> {
-    fn from_workflow(workflow: &'a Workflow) -> StoreResult<Self> {
-        Ok(WorkflowRow {
+    /// The row for `workflow`, with `body` from [`workflow_body`].
+    fn from_workflow(workflow: &'a Workflow, body: String) -> Self {
+        WorkflowRow {
             workflow_id: &workflow.workflow_id,
             workflow_name: workflow.workflow_name().unwrap_or_default(),
             workflow_version: workflow.workflow_version().unwrap_or_default(),
@@ -109,18 +114,19 @@ impl<'a> WorkflowRow<'a> {
             start_time: workflow.create_time,
             update_time: workflow.update_time,
             end_time: (workflow.end_time > 0).then_some(workflow.end_time),
-            body: workflow_body(workflow)?,
-        })
+            body,
+        }
     }
 }
 
-/// The workflow document without its tasks, which live in their own rows.
-fn workflow_body(workflow: &Workflow) -> StoreResult<String> {
-    let mut value = serde_json::to_value(workflow)?;
-    if let Some(map) = value.as_object_mut() {
-        map.remove("tasks");
-    }
-    Ok(serde_json::to_string(&value)?)
+/// The workflow document without its tasks, which live in their own rows. The tasks are set
+/// aside while serializing, so a workflow with a thousand tasks costs no more than one with
+/// three.
+fn workflow_body(workflow: &mut Workflow) -> StoreResult<String> {
+    let tasks = std::mem::take(&mut workflow.tasks);
+    let body = serde_json::to_string(workflow);
+    workflow.tasks = tasks;
+    Ok(body?)
 }
 
 #[derive(Insertable, AsChangeset)]
@@ -166,7 +172,7 @@ fn save_tasks(
         let row = TaskRow::from_task(task)?;
         if existing.contains(&task.task_id) {
             diesel::update(tasks::table.find(task.task_id.as_str()))
-                .set(&row)
+                .set((&row, tasks::revision.eq(tasks::revision + 1)))
                 .execute(conn)?;
         } else {
             diesel::insert_into(tasks::table)
@@ -289,7 +295,7 @@ fn claim(conn: &mut AnyConnection, request: &PollSpec, now: i64) -> StoreResult<
         );
         let row = TaskRow::from_task(&task)?;
         diesel::update(tasks::table.find(&entry.task_id))
-            .set(&row)
+            .set((&row, tasks::revision.eq(tasks::revision + 1)))
             .execute(conn)?;
         polled.push(task);
     }
@@ -301,6 +307,16 @@ fn claim(conn: &mut AnyConnection, request: &PollSpec, now: i64) -> StoreResult<
 /// Loads a workflow with its tasks, locking its row on PostgreSQL (SQLite's writers are
 /// already serialized).
 fn lock_workflow(conn: &mut AnyConnection, workflow_id: &str) -> StoreResult<Option<Workflow>> {
+    Ok(lock_workflow_with_revisions(conn, workflow_id, None)?.map(|(workflow, _)| workflow))
+}
+
+/// Like [`lock_workflow`], reusing the `cached` tasks whose revision is unchanged, and
+/// returning each task's revision.
+fn lock_workflow_with_revisions(
+    conn: &mut AnyConnection,
+    workflow_id: &str,
+    cached: Option<CachedTasks>,
+) -> StoreResult<Option<(Workflow, HashMap<String, i64>)>> {
     let query = workflows::table.find(workflow_id).select(workflows::body);
     let body: Option<String> = match conn {
         AnyConnection::Postgresql(c) => query.for_update().first(c).optional()?,
@@ -308,8 +324,74 @@ fn lock_workflow(conn: &mut AnyConnection, workflow_id: &str) -> StoreResult<Opt
     };
     let Some(body) = body else { return Ok(None) };
     let mut workflow: Workflow = parse(&body)?;
-    workflow.tasks = load_tasks(conn, workflow_id)?;
-    Ok(Some(workflow))
+    let (tasks, revisions) = match cached {
+        Some(cached) => load_changed_tasks(conn, workflow_id, cached)?,
+        None => load_tasks_with_revisions(conn, workflow_id)?,
+    };
+    workflow.tasks = tasks;
+    Ok(Some((workflow, revisions)))
+}
+
+fn load_tasks_with_revisions(
+    conn: &mut AnyConnection,
+    workflow_id: &str,
+) -> StoreResult<(Vec<Task>, HashMap<String, i64>)> {
+    let rows: Vec<(String, String, i64)> = tasks::table
+        .filter(tasks::workflow_id.eq(workflow_id))
+        .order(tasks::seq.asc())
+        .select((tasks::task_id, tasks::body, tasks::revision))
+        .load(conn)?;
+    let mut revisions = HashMap::with_capacity(rows.len());
+    let mut tasks = Vec::with_capacity(rows.len());
+    for (task_id, body, revision) in rows {
+        tasks.push(parse(&body)?);
+        revisions.insert(task_id, revision);
+    }
+    Ok((tasks, revisions))
+}
+
+/// The workflow's tasks in order: cached ones whose revision still matches, the others
+/// (changed or new since) loaded from their rows.
+fn load_changed_tasks(
+    conn: &mut AnyConnection,
+    workflow_id: &str,
+    mut cached: CachedTasks,
+) -> StoreResult<(Vec<Task>, HashMap<String, i64>)> {
+    let current: Vec<(String, i64)> = tasks::table
+        .filter(tasks::workflow_id.eq(workflow_id))
+        .order(tasks::seq.asc())
+        .select((tasks::task_id, tasks::revision))
+        .load(conn)?;
+    let stale: Vec<&str> = current
+        .iter()
+        .filter(|(id, revision)| cached.tasks.get(id).is_none_or(|(_, r)| r != revision))
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let mut reloaded: HashMap<String, Task> = HashMap::with_capacity(stale.len());
+    for chunk in stale.chunks(500) {
+        let bodies: Vec<(String, String)> = tasks::table
+            .filter(tasks::task_id.eq_any(chunk))
+            .select((tasks::task_id, tasks::body))
+            .load(conn)?;
+        for (id, body) in bodies {
+            reloaded.insert(id, parse(&body)?);
+        }
+    }
+    let mut tasks = Vec::with_capacity(current.len());
+    let mut revisions = HashMap::with_capacity(current.len());
+    for (id, revision) in current {
+        let task = match reloaded.remove(&id) {
+            Some(task) => task,
+            None => match cached.tasks.remove(&id) {
+                Some((task, _)) => task,
+                // Deleted between the two reads: it is gone.
+                None => continue,
+            },
+        };
+        tasks.push(task);
+        revisions.insert(id, revision);
+    }
+    Ok((tasks, revisions))
 }
 
 /// Writes a decision: the workflow row (inserted when `existing` is `None`, a new workflow),
@@ -317,11 +399,12 @@ fn lock_workflow(conn: &mut AnyConnection, workflow_id: &str) -> StoreResult<Opt
 /// sub-workflow, the parent's resulting decision (locks are taken child first, then parent).
 fn save_decision(
     conn: &mut AnyConnection,
-    decision: &Decision,
+    decision: &mut Decision,
     existing: Option<&HashSet<String>>,
     cascade: ParentCascade<'_>,
 ) -> StoreResult<()> {
-    let row = WorkflowRow::from_workflow(&decision.workflow)?;
+    let body = workflow_body(&mut decision.workflow)?;
+    let row = WorkflowRow::from_workflow(&decision.workflow, body);
     match existing {
         Some(_) => {
             diesel::update(workflows::table.find(&decision.workflow.workflow_id))
@@ -338,7 +421,7 @@ fn save_decision(
     apply_queue_ops(conn, &decision.queue)?;
     delete_tasks(conn, &decision.removed_tasks)?;
     publish_messages(conn, decision)?;
-    for child in &decision.children {
+    for child in &mut decision.children {
         save_decision(conn, child, None, cascade)?;
     }
     if let Some(update) = &decision.parent_update {
@@ -347,7 +430,8 @@ fn save_decision(
             let existing: HashSet<String> =
                 parent.tasks.iter().map(|t| t.task_id.clone()).collect();
             let parent_decision = cascade(parent, update)?;
-            save_decision(conn, &parent_decision, Some(&existing), cascade)?;
+            let mut parent_decision = parent_decision;
+            save_decision(conn, &mut parent_decision, Some(&existing), cascade)?;
         }
     }
     Ok(())
@@ -530,7 +614,9 @@ impl Store for DieselStore {
     }
 
     fn create_workflow(&self, decision: &Decision, cascade: ParentCascade<'_>) -> StoreResult<()> {
-        self.write(|conn| save_decision(conn, decision, None, cascade))
+        // Serializing sets the tasks aside for a moment, so it needs its own copy.
+        let mut decision = decision.clone();
+        self.write(|conn| save_decision(conn, &mut decision, None, cascade))
     }
 
     fn workflow(&self, workflow_id: &str, include_tasks: bool) -> StoreResult<Option<Workflow>> {
@@ -570,21 +656,40 @@ impl Store for DieselStore {
         cascade: ParentCascade<'_>,
         now: i64,
     ) -> StoreResult<(Decision, PolledTasks)> {
-        let (decision, polled, spec) = self.write(|conn| {
-            let Some(workflow) = lock_workflow(conn, workflow_id)? else {
+        let outcome = self.write(|conn| {
+            let cached = self.task_cache.take(workflow_id);
+            let Some((workflow, mut revisions)) =
+                lock_workflow_with_revisions(conn, workflow_id, cached)?
+            else {
                 return Err(StoreError::NotFound(format!("workflow {workflow_id}")));
             };
-            let existing: HashSet<String> =
-                workflow.tasks.iter().map(|t| t.task_id.clone()).collect();
-            let decision = change(workflow)?;
-            save_decision(conn, &decision, Some(&existing), cascade)?;
+            let existing: HashSet<String> = revisions.keys().cloned().collect();
+            let mut decision = change(workflow)?;
+            save_decision(conn, &mut decision, Some(&existing), cascade)?;
+            for task_id in &decision.changed_tasks {
+                // The revision each written row now has: one more, or 0 for a new row.
+                let revision = revisions.get(task_id).map_or(0, |r| r + 1);
+                revisions.insert(task_id.clone(), revision);
+            }
             let spec = then_poll(&decision);
             let polled = match &spec {
                 Some(spec) => claim(conn, spec, now)?,
                 None => Vec::new(),
             };
+            // Cached before the commit: with SQLite's group commit, the next decision on this
+            // workflow may run before this one's commit returns. Should the commit fail, the
+            // entry is dropped below, and until then its revisions are ahead of the rows', so
+            // it would only cause reloads.
+            self.remember_tasks(&mut decision, &polled, revisions);
             Ok((decision, polled, spec))
-        })?;
+        });
+        let (decision, polled, spec) = match outcome {
+            Ok(done) => done,
+            Err(error) => {
+                self.task_cache.forget(workflow_id);
+                return Err(error);
+            }
+        };
         if let Some(spec) = spec {
             self.record_poll(&spec, now)?;
         }
@@ -592,6 +697,7 @@ impl Store for DieselStore {
     }
 
     fn remove_workflow(&self, workflow_id: &str) -> StoreResult<bool> {
+        self.task_cache.forget(workflow_id);
         self.write(|conn| {
             let task_ids = tasks::table
                 .filter(tasks::workflow_id.eq(workflow_id))
@@ -729,6 +835,36 @@ impl Store for DieselStore {
 }
 
 impl DieselStore {
+    /// Caches a large workflow's tasks as committed, moving them out of the decision, which
+    /// keeps only the tasks it changed. Tasks the same transaction claimed (update-v2) changed
+    /// after the decision, so they are left to be reloaded.
+    fn remember_tasks(
+        &self,
+        decision: &mut Decision,
+        polled: &[Task],
+        mut revisions: HashMap<String, i64>,
+    ) {
+        let workflow = &mut decision.workflow;
+        if workflow.tasks.len() < MIN_CACHED_TASKS || workflow.status.is_terminal() {
+            return;
+        }
+        for task in polled {
+            revisions.remove(&task.task_id);
+        }
+        let changed: HashSet<&String> = decision.changed_tasks.iter().collect();
+        let mut cached = HashMap::with_capacity(workflow.tasks.len());
+        for task in std::mem::take(&mut workflow.tasks) {
+            if changed.contains(&task.task_id) {
+                workflow.tasks.push(task.clone());
+            }
+            if let Some(revision) = revisions.get(&task.task_id) {
+                cached.insert(task.task_id.clone(), (task, *revision));
+            }
+        }
+        self.task_cache
+            .put(&workflow.workflow_id, CachedTasks { tasks: cached });
+    }
+
     /// Records the last poll of a queue by a worker. Writes go out at most once per
     /// [`POLL_DATA_FLUSH_MS`] for the same queue, domain and worker (as Conductor's SQL
     /// poll-data DAOs cache them), so busy pollers do not turn every poll into a write.

@@ -8,6 +8,7 @@ mod connection;
 mod diesel_store;
 mod group_commit;
 mod schema;
+mod task_cache;
 
 use std::collections::BTreeMap;
 
@@ -91,6 +92,8 @@ pub trait Store: Send + Sync + 'static {
     fn workflow(&self, workflow_id: &str, include_tasks: bool) -> StoreResult<Option<Workflow>>;
     /// Loads the workflow under its lock, runs `change`, and commits the decision it returns,
     /// all in one transaction. `NotFound` when there is no such workflow.
+    /// The returned decision's workflow may hold only the tasks the decision changed (a large
+    /// workflow's other tasks stay in the store's cache).
     /// When the decision finishes a sub-workflow, `cascade` computes its parent's decision,
     /// which commits in the same transaction.
     fn update_workflow(

@@ -44,6 +44,7 @@ diesel::table! {
         status -> Text,
         update_time -> BigInt,
         body -> Text,
+        revision -> BigInt,
     }
 }
 

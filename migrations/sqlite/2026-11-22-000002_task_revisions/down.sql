@@ -1,0 +1,3 @@
+DROP INDEX tasks_by_workflow;
+CREATE INDEX tasks_by_workflow ON tasks (workflow_id, seq);
+ALTER TABLE tasks DROP COLUMN revision;
