@@ -1,10 +1,10 @@
-//! Operator actions on a whole workflow: pause, resume, terminate, retry.
+//! Operator actions on a whole workflow: pause, resume, terminate, retry, reset callbacks.
 
 use baton_model::{TaskStatus, Workflow, WorkflowStatus};
 
 use crate::decider::{decide_into, finish_workflow};
 use crate::schedule::{schedule_task, Schedule};
-use crate::{Decision, EngineError, IdSource};
+use crate::{Decision, EngineError, IdSource, QueueOp};
 
 /// Stops scheduling new tasks; running tasks finish and their results are recorded.
 pub fn pause(workflow: Workflow, now: i64) -> Result<Decision, EngineError> {
@@ -129,5 +129,39 @@ pub fn retry(
         schedule_task(&mut decision, attempt, now, ids);
     }
     decide_into(&mut decision, now, ids)?;
+    Ok(decision)
+}
+
+/// Makes every scheduled task that waits out a `callbackAfterSeconds` pollable at once
+/// (`POST /api/workflow/{id}/resetcallbacks`). A workflow that has ended is a conflict.
+pub fn reset_callbacks(workflow: Workflow, now: i64) -> Result<Decision, EngineError> {
+    let mut decision = Decision::unchanged(workflow);
+    if decision.workflow.status.is_terminal() {
+        return Err(EngineError::Conflict(format!(
+            "Workflow is in terminal state. Status = {}",
+            decision.workflow.status
+        )));
+    }
+    let priority = decision.workflow.priority;
+    let mut reset = Vec::new();
+    for task in decision.workflow.tasks.iter_mut() {
+        if task.status == TaskStatus::Scheduled && task.callback_after_seconds > 0 {
+            task.callback_after_seconds = 0;
+            task.update_time = now;
+            reset.push(QueueOp::Push {
+                queue_name: crate::queue_name(&task.task_type, task.domain.as_deref()),
+                task_id: task.task_id.clone(),
+                priority,
+                visible_at: now,
+                lease_ms: crate::lease_ms(task),
+            });
+        }
+    }
+    for push in reset {
+        if let QueueOp::Push { task_id, .. } = &push {
+            decision.touch(task_id);
+        }
+        decision.queue.push(push);
+    }
     Ok(decision)
 }

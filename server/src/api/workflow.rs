@@ -1,4 +1,5 @@
-//! `/api/workflow`: start, get, status and remove executions.
+//! `/api/workflow`: start, get, status, remove and operate on executions; running and
+//! correlated queries; the `/api/workflow/bulk/*` operations.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use baton_engine::validate::validate_workflow_def;
@@ -15,6 +16,18 @@ use crate::runtime::{Operation, Runtime, UuidIds};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/workflow")
+            // Literal first segments before the `{workflow_id}/...` routes they could shadow.
+            .service(
+                web::scope("/bulk")
+                    .route("/pause", web::put().to(bulk_pause))
+                    .route("/resume", web::put().to(bulk_resume))
+                    .route("/retry", web::post().to(bulk_retry))
+                    .route("/terminate", web::post().to(bulk_terminate))
+                    .route("/remove", web::delete().to(bulk_remove))
+                    .route("/terminate-remove", web::delete().to(bulk_terminate_remove)),
+            )
+            .route("/decide/{workflow_id}", web::put().to(decide_workflow))
+            .route("/running/{name}", web::get().to(running_workflows))
             .route("", web::post().to(start_workflow))
             .route("/{name}", web::post().to(start_workflow_by_name))
             .route("/{workflow_id}", web::get().to(get_workflow))
@@ -23,6 +36,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/{workflow_id}/pause", web::put().to(pause_workflow))
             .route("/{workflow_id}/resume", web::put().to(resume_workflow))
             .route("/{workflow_id}/retry", web::post().to(retry_workflow))
+            .route(
+                "/{workflow_id}/resetcallbacks",
+                web::post().to(reset_callbacks),
+            )
+            .route(
+                "/{name}/correlated/{correlation_id}",
+                web::get().to(correlated_workflows),
+            )
+            .route("/{name}/correlated", web::post().to(correlated_batch))
             .route("/{workflow_id}", web::delete().to(terminate_workflow)),
     );
 }
@@ -220,8 +242,13 @@ async fn remove_workflow(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let archive = Params::of(&req)?.bool_or("archiveWorkflow", true)?;
-    let id = id.into_inner();
-    let workflow = load(&runtime, id.clone(), false).await?;
+    remove(&runtime, id.into_inner(), archive).await?;
+    Ok(HttpResponse::Ok().finish())
+}
+
+/// Deletes a workflow; with `archive` (the default), only one that has ended.
+async fn remove(runtime: &Runtime, id: String, archive: bool) -> Result<(), ApiError> {
+    let workflow = load(runtime, id.clone(), false).await?;
     if archive && !workflow.status.is_terminal() {
         return Err(ApiError::BadRequest(format!(
             "Cannot archive workflow: {id} with status: {}",
@@ -233,8 +260,231 @@ async fn remove_workflow(
         .blocking(move |store| store.remove_workflow(&lookup))
         .await?
     {
-        Ok(HttpResponse::Ok().finish())
+        Ok(())
     } else {
         Err(not_found(&id))
     }
+}
+
+/// `PUT /api/workflow/decide/{id}`: runs the decider on the workflow now.
+async fn decide_workflow(
+    runtime: web::Data<Runtime>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    runtime.operate(id.into_inner(), Operation::Decide).await?;
+    Ok(HttpResponse::Ok().finish())
+}
+
+/// `POST /api/workflow/{id}/resetcallbacks`: scheduled tasks waiting out a callback become
+/// pollable now; 204 as in Conductor.
+async fn reset_callbacks(
+    runtime: web::Data<Runtime>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    runtime
+        .operate(id.into_inner(), Operation::ResetCallbacks)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /api/workflow/running/{name}?version=&startTime=&endTime=`: ids of the running (or
+/// paused) workflows. `version` defaults to 1, as in Conductor; the time window applies when
+/// both ends are given.
+async fn running_workflows(
+    runtime: web::Data<Runtime>,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let params = Params::of(&req)?;
+    let version = params.int("version")?.unwrap_or(1);
+    let started = match (
+        params.int::<i64>("startTime")?,
+        params.int::<i64>("endTime")?,
+    ) {
+        (Some(from), Some(to)) => Some((from, to)),
+        _ => None,
+    };
+    let name = name.into_inner();
+    let ids = runtime
+        .blocking(move |store| store.running_workflow_ids(&name, version, started))
+        .await?;
+    Ok(HttpResponse::Ok().json(ids))
+}
+
+/// `GET /api/workflow/{name}/correlated/{correlationId}?includeClosed=&includeTasks=`.
+async fn correlated_workflows(
+    runtime: web::Data<Runtime>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let params = Params::of(&req)?;
+    let include_closed = params.bool_or("includeClosed", false)?;
+    let include_tasks = params.bool_or("includeTasks", false)?;
+    let (name, correlation_id) = path.into_inner();
+    let workflows = runtime
+        .blocking(move |store| {
+            store.workflows_by_correlation_id(&name, &correlation_id, include_closed, include_tasks)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(workflows))
+}
+
+/// `POST /api/workflow/{name}/correlated` with a list of correlation ids: the workflows of each.
+async fn correlated_batch(
+    runtime: web::Data<Runtime>,
+    req: HttpRequest,
+    name: web::Path<String>,
+    correlation_ids: web::Json<Vec<String>>,
+) -> Result<HttpResponse, ApiError> {
+    let params = Params::of(&req)?;
+    let include_closed = params.bool_or("includeClosed", false)?;
+    let include_tasks = params.bool_or("includeTasks", false)?;
+    let name = name.into_inner();
+    let correlation_ids = correlation_ids.into_inner();
+    let found = runtime
+        .blocking(move |store| {
+            let mut found = serde_json::Map::new();
+            for correlation_id in correlation_ids {
+                let workflows = store.workflows_by_correlation_id(
+                    &name,
+                    &correlation_id,
+                    include_closed,
+                    include_tasks,
+                )?;
+                found.insert(correlation_id, serde_json::to_value(workflows)?);
+            }
+            Ok(found)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+/// The most workflow ids one bulk request may name, as in Conductor.
+const MAX_BULK_IDS: usize = 1000;
+
+/// Conductor's `BulkResponse`: which ids the action succeeded on, and why it failed on the rest.
+#[derive(Debug, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BulkResponse {
+    bulk_error_results: std::collections::BTreeMap<String, String>,
+    bulk_successful_results: Vec<String>,
+    message: &'static str,
+}
+
+/// Applies `action` to each id in turn; one failure does not stop the others.
+async fn bulk<F, Fut>(
+    operation: &str,
+    ids: Vec<String>,
+    mut action: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), ApiError>>,
+{
+    let refuse = |message: &str| {
+        Err(ApiError::Invalid(vec![ValidationError {
+            path: Some(format!("{operation}.workflowIds")),
+            message: Some(message.to_owned()),
+            invalid_value: None,
+        }]))
+    };
+    if ids.is_empty() {
+        return refuse("WorkflowIds list cannot be null.");
+    }
+    if ids.len() > MAX_BULK_IDS {
+        return refuse(&format!(
+            "Cannot process more than {MAX_BULK_IDS} workflows. Please use multiple requests."
+        ));
+    }
+    let mut response = BulkResponse {
+        message: "Bulk Request has been processed.",
+        ..BulkResponse::default()
+    };
+    for id in ids {
+        match action(id.clone()).await {
+            Ok(()) => response.bulk_successful_results.push(id),
+            Err(error) => {
+                response.bulk_error_results.insert(id, error.to_string());
+            }
+        }
+    }
+    Ok(HttpResponse::Ok().json(response))
+}
+
+async fn bulk_pause(
+    runtime: web::Data<Runtime>,
+    ids: web::Json<Vec<String>>,
+) -> Result<HttpResponse, ApiError> {
+    bulk("pauseWorkflow", ids.into_inner(), |id| {
+        runtime.operate(id, Operation::Pause)
+    })
+    .await
+}
+
+async fn bulk_resume(
+    runtime: web::Data<Runtime>,
+    ids: web::Json<Vec<String>>,
+) -> Result<HttpResponse, ApiError> {
+    bulk("resumeWorkflow", ids.into_inner(), |id| {
+        runtime.operate(id, Operation::Resume)
+    })
+    .await
+}
+
+async fn bulk_retry(
+    runtime: web::Data<Runtime>,
+    ids: web::Json<Vec<String>>,
+) -> Result<HttpResponse, ApiError> {
+    bulk("retry", ids.into_inner(), |id| {
+        runtime.operate(id, Operation::Retry)
+    })
+    .await
+}
+
+async fn bulk_terminate(
+    runtime: web::Data<Runtime>,
+    req: HttpRequest,
+    ids: web::Json<Vec<String>>,
+) -> Result<HttpResponse, ApiError> {
+    let reason = Params::of(&req)?.non_empty("reason").map(str::to_owned);
+    bulk("terminate", ids.into_inner(), |id| {
+        let reason = reason.clone();
+        let runtime = runtime.clone();
+        async move { runtime.operate(id, Operation::Terminate { reason }).await }
+    })
+    .await
+}
+
+async fn bulk_remove(
+    runtime: web::Data<Runtime>,
+    req: HttpRequest,
+    ids: web::Json<Vec<String>>,
+) -> Result<HttpResponse, ApiError> {
+    let archive = Params::of(&req)?.bool_or("archiveWorkflow", true)?;
+    bulk("deleteWorkflow", ids.into_inner(), |id| {
+        let runtime = runtime.clone();
+        async move { remove(&runtime, id, archive).await }
+    })
+    .await
+}
+
+async fn bulk_terminate_remove(
+    runtime: web::Data<Runtime>,
+    req: HttpRequest,
+    ids: web::Json<Vec<String>>,
+) -> Result<HttpResponse, ApiError> {
+    let params = Params::of(&req)?;
+    let archive = params.bool_or("archiveWorkflow", true)?;
+    let reason = params.non_empty("reason").map(str::to_owned);
+    bulk("terminateRemove", ids.into_inner(), |id| {
+        let runtime = runtime.clone();
+        let reason = reason.clone();
+        async move {
+            runtime
+                .operate(id.clone(), Operation::Terminate { reason })
+                .await?;
+            remove(&runtime, id, archive).await
+        }
+    })
+    .await
 }

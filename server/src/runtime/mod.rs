@@ -44,8 +44,14 @@ pub fn now_ms() -> i64 {
 pub enum Operation {
     Pause,
     Resume,
-    Terminate { reason: Option<String> },
+    Terminate {
+        reason: Option<String>,
+    },
     Retry,
+    /// Scheduled tasks waiting out a callback become pollable now.
+    ResetCallbacks,
+    /// Re-runs the decider (`PUT /api/workflow/decide/{id}`).
+    Decide,
 }
 
 /// How a task is finished from outside the worker protocol.
@@ -289,7 +295,7 @@ impl Runtime {
         Ok(decision.changed_tasks.first().cloned())
     }
 
-    /// Pauses, resumes, terminates or retries a workflow.
+    /// Pauses, resumes, terminates, retries, re-decides a workflow or resets its callbacks.
     pub async fn operate(&self, workflow_id: String, operation: Operation) -> Result<(), ApiError> {
         self.change_workflow(workflow_id, move |workflow, now| match &operation {
             Operation::Pause => baton_engine::operator::pause(workflow, now),
@@ -298,6 +304,8 @@ impl Runtime {
                 baton_engine::operator::terminate(workflow, reason.clone(), now)
             }
             Operation::Retry => baton_engine::operator::retry(workflow, now, &mut UuidIds),
+            Operation::ResetCallbacks => baton_engine::operator::reset_callbacks(workflow, now),
+            Operation::Decide => baton_engine::decide(workflow, now, &mut UuidIds),
         })
         .await?;
         Ok(())

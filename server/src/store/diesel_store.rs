@@ -637,6 +637,60 @@ impl Store for DieselStore {
         })
     }
 
+    fn running_workflow_ids(
+        &self,
+        name: &str,
+        version: i32,
+        started: Option<(i64, i64)>,
+    ) -> StoreResult<Vec<String>> {
+        let mut conn = self.conn()?;
+        // A boxed query belongs to one backend, so it is built inside each arm.
+        let ids = per_backend!(&mut *conn, c => {
+            let mut query = workflows::table
+                .filter(workflows::workflow_name.eq(name))
+                .filter(workflows::workflow_version.eq(version))
+                .filter(workflows::status.eq_any(["RUNNING", "PAUSED"]))
+                .order((workflows::start_time.asc(), workflows::workflow_id.asc()))
+                .select(workflows::workflow_id)
+                .into_boxed();
+            if let Some((from, to)) = started {
+                query = query
+                    .filter(workflows::start_time.ge(from))
+                    .filter(workflows::start_time.le(to));
+            }
+            query.load(c)?
+        });
+        Ok(ids)
+    }
+
+    fn workflows_by_correlation_id(
+        &self,
+        name: &str,
+        correlation_id: &str,
+        include_closed: bool,
+        include_tasks: bool,
+    ) -> StoreResult<Vec<Workflow>> {
+        let rows: Vec<(String, String, String)> = workflows::table
+            .filter(workflows::workflow_name.eq(name))
+            .filter(workflows::correlation_id.eq(correlation_id))
+            .order((workflows::start_time.asc(), workflows::workflow_id.asc()))
+            .select((workflows::workflow_id, workflows::status, workflows::body))
+            .load(&mut *self.conn()?)?;
+        let open = ["RUNNING", "PAUSED"];
+        let mut found = Vec::new();
+        for (workflow_id, status, body) in rows {
+            if !include_closed && !open.contains(&status.as_str()) {
+                continue;
+            }
+            let mut workflow: Workflow = parse(&body)?;
+            if include_tasks {
+                workflow.tasks = load_tasks(&mut *self.conn()?, &workflow_id)?;
+            }
+            found.push(workflow);
+        }
+        Ok(found)
+    }
+
     fn update_workflow(
         &self,
         workflow_id: &str,

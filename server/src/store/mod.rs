@@ -115,6 +115,23 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a workflow, its tasks, their queue entries and logs. False when it did not exist.
     fn remove_workflow(&self, workflow_id: &str) -> StoreResult<bool>;
     fn task(&self, task_id: &str) -> StoreResult<Option<Task>>;
+    /// Ids of the RUNNING or PAUSED workflows of `name` at `version`, oldest first; only those
+    /// started within `started` (from, to; epoch ms, inclusive) when given.
+    fn running_workflow_ids(
+        &self,
+        name: &str,
+        version: i32,
+        started: Option<(i64, i64)>,
+    ) -> StoreResult<Vec<String>>;
+    /// The workflows of `name` with `correlation_id`, oldest first: only unfinished ones unless
+    /// `include_closed`.
+    fn workflows_by_correlation_id(
+        &self,
+        name: &str,
+        correlation_id: &str,
+        include_closed: bool,
+        include_tasks: bool,
+    ) -> StoreResult<Vec<Workflow>>;
 
     // Queues.
     /// Claims up to `count` visible tasks from the queue, marks them IN_PROGRESS for the

@@ -1,0 +1,294 @@
+//! Operator endpoints beyond the single-workflow actions: bulk operations, decide, reset
+//! callbacks, and the running and correlated queries, through the API on both backends.
+
+mod support;
+
+use baton_client::BatonClient;
+use baton_model::{Task, TaskResultStatus, WorkflowDef, WorkflowStatus};
+use serde_json::{json, Value};
+use support::work::{map, poll_once, poll_one, result};
+use support::{spawn_app, TestDb};
+
+async fn register_one_step(client: &BatonClient, name: &str, task: &str) {
+    let def: WorkflowDef = serde_json::from_value(json!({"name": name, "tasks": [
+        {"name": task, "taskReferenceName": "only"}]}))
+    .unwrap();
+    client.register_workflow_def(&def, true).await.unwrap();
+}
+
+async fn start(client: &BatonClient, name: &str, correlation_id: Option<&str>) -> String {
+    client
+        .start_workflow_by_name(name, None, correlation_id, None, &map(json!({})))
+        .await
+        .unwrap()
+}
+
+/// Sends `method path` with an optional JSON body; returns the status and the JSON body.
+async fn call(client: &BatonClient, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = client.http().request(method, client.api_url(path));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Polls all `count` queued tasks of `task_type` and returns the one of `workflow_id` (the
+/// others stay leased to the test worker).
+async fn task_of(client: &BatonClient, task_type: &str, workflow_id: &str, count: usize) -> Task {
+    let mut request = poll_once(1000);
+    request.count = count as u32;
+    let tasks = client.batch_poll(task_type, &request).await.unwrap();
+    assert_eq!(tasks.len(), count);
+    tasks
+        .into_iter()
+        .find(|task| task.workflow_instance_id == workflow_id)
+        .expect("the workflow's task")
+}
+
+async fn status_of(client: &BatonClient, id: &str) -> WorkflowStatus {
+    client.get_workflow(id, false).await.unwrap().status
+}
+
+async fn bulk_actions_report_each_id_and_go_on_after_a_failure(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    register_one_step(client, "bulky", "bulky_step").await;
+    let running = start(client, "bulky", None).await;
+    let done = start(client, "bulky", None).await;
+    let task = task_of(client, "bulky_step", &done, 2).await;
+    client
+        .update_task(&result(&task, TaskResultStatus::Completed, json!({})))
+        .await
+        .unwrap();
+
+    let ids = json!([running, done, "nope"]);
+    let (status, body) = call(client, "PUT", "/workflow/bulk/pause", Some(ids)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["bulkSuccessfulResults"], json!([running]));
+    assert_eq!(body["message"], json!("Bulk Request has been processed."));
+    let errors = body["bulkErrorResults"].as_object().unwrap();
+    assert!(
+        errors[&done].as_str().unwrap().contains("has ended"),
+        "{errors:?}"
+    );
+    assert_eq!(errors["nope"], json!("No such workflow found by id: nope"));
+    assert_eq!(status_of(client, &running).await, WorkflowStatus::Paused);
+
+    let (_, body) = call(
+        client,
+        "PUT",
+        "/workflow/bulk/resume",
+        Some(json!([running])),
+    )
+    .await;
+    assert_eq!(body["bulkSuccessfulResults"], json!([running]));
+    assert_eq!(status_of(client, &running).await, WorkflowStatus::Running);
+
+    let (_, body) = call(
+        client,
+        "POST",
+        "/workflow/bulk/terminate?reason=cleanup",
+        Some(json!([running])),
+    )
+    .await;
+    assert_eq!(body["bulkSuccessfulResults"], json!([running]));
+    let terminated = client.get_workflow(&running, false).await.unwrap();
+    assert_eq!(terminated.status, WorkflowStatus::Terminated);
+    assert_eq!(
+        terminated.reason_for_incompletion.as_deref(),
+        Some("cleanup")
+    );
+
+    let (_, body) = call(
+        client,
+        "POST",
+        "/workflow/bulk/retry",
+        Some(json!([running])),
+    )
+    .await;
+    assert_eq!(body["bulkSuccessfulResults"], json!([running]));
+    assert_eq!(status_of(client, &running).await, WorkflowStatus::Running);
+
+    // Removing with archiving refuses a running workflow but removes a finished one.
+    let (_, body) = call(
+        client,
+        "DELETE",
+        "/workflow/bulk/remove",
+        Some(json!([running, done])),
+    )
+    .await;
+    assert_eq!(body["bulkSuccessfulResults"], json!([done]));
+    assert!(body["bulkErrorResults"][&running]
+        .as_str()
+        .unwrap()
+        .contains("Cannot archive workflow"));
+    let (_, body) = call(
+        client,
+        "DELETE",
+        "/workflow/bulk/terminate-remove",
+        Some(json!([running])),
+    )
+    .await;
+    assert_eq!(body["bulkSuccessfulResults"], json!([running]));
+    assert!(client.get_workflow(&running, false).await.is_err());
+
+    let (status, body) = call(client, "PUT", "/workflow/bulk/pause", Some(json!([]))).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["validationErrors"][0]["message"],
+        json!("WorkflowIds list cannot be null.")
+    );
+    let many: Vec<String> = (0..1001).map(|i| format!("w{i}")).collect();
+    let (status, body) = call(client, "POST", "/workflow/bulk/retry", Some(json!(many))).await;
+    assert_eq!(status, 400);
+    assert!(body["validationErrors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Cannot process more than 1000 workflows"));
+    let (status, _) = call(
+        client,
+        "PUT",
+        "/workflow/bulk/pause",
+        Some(json!({"not": "a list"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+}
+
+async fn running_and_correlated_queries_find_the_right_workflows(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    register_one_step(client, "orders", "orders_step").await;
+    register_one_step(client, "other", "other_step").await;
+    let first = start(client, "orders", Some("order-1")).await;
+    let second = start(client, "orders", Some("order-1")).await;
+    let third = start(client, "orders", Some("order-2")).await;
+    start(client, "other", Some("order-1")).await;
+
+    let (status, ids) = call(client, "GET", "/workflow/running/orders", None).await;
+    assert_eq!(status, 200);
+    let mut ids: Vec<String> = serde_json::from_value(ids).unwrap();
+    ids.sort();
+    let mut expected = vec![first.clone(), second.clone(), third.clone()];
+    expected.sort();
+    assert_eq!(ids, expected);
+    let (_, ids) = call(client, "GET", "/workflow/running/orders?version=2", None).await;
+    assert_eq!(ids, json!([]));
+    let (_, ids) = call(
+        client,
+        "GET",
+        "/workflow/running/orders?startTime=0&endTime=1000",
+        None,
+    )
+    .await;
+    assert_eq!(ids, json!([]), "none started in 1970");
+
+    // Finish the first: it leaves the running list and, unless asked, the correlated one.
+    let task = task_of(client, "orders_step", &first, 3).await;
+    client
+        .update_task(&result(
+            &task,
+            TaskResultStatus::Completed,
+            json!({"ok": 1}),
+        ))
+        .await
+        .unwrap();
+    let (_, ids) = call(client, "GET", "/workflow/running/orders", None).await;
+    assert!(!ids.as_array().unwrap().contains(&json!(first)));
+
+    let (status, open) = call(client, "GET", "/workflow/orders/correlated/order-1", None).await;
+    assert_eq!(status, 200);
+    let open = open.as_array().unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0]["workflowId"], json!(second));
+    assert!(open[0].get("tasks").is_none_or(|t| t == &json!([])));
+    let (_, all) = call(
+        client,
+        "GET",
+        "/workflow/orders/correlated/order-1?includeClosed=true&includeTasks=true",
+        None,
+    )
+    .await;
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 2);
+    let finished = all
+        .iter()
+        .find(|w| w["workflowId"] == json!(first))
+        .unwrap();
+    assert_eq!(finished["status"], json!("COMPLETED"));
+    assert_eq!(finished["tasks"][0]["outputData"], json!({"ok": 1}));
+
+    let (_, batch) = call(
+        client,
+        "POST",
+        "/workflow/orders/correlated?includeClosed=true",
+        Some(json!(["order-1", "order-2", "order-9"])),
+    )
+    .await;
+    assert_eq!(batch["order-1"].as_array().unwrap().len(), 2);
+    assert_eq!(batch["order-2"][0]["workflowId"], json!(third));
+    assert_eq!(batch["order-9"], json!([]));
+}
+
+async fn reset_callbacks_makes_a_delayed_task_pollable_now_and_decide_is_safe(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    register_one_step(client, "later", "later_step").await;
+    let id = start(client, "later", None).await;
+    let task = poll_one(client, "later_step").await;
+    let mut again = result(&task, TaskResultStatus::InProgress, json!({}));
+    again.callback_after_seconds = 3600;
+    client.update_task(&again).await.unwrap();
+    let none = client
+        .batch_poll("later_step", &poll_once(100))
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "the callback delay holds it back");
+
+    let (status, _) = call(
+        client,
+        "POST",
+        &format!("/workflow/{id}/resetcallbacks"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let task = poll_one(client, "later_step").await;
+    assert_eq!(task.callback_after_seconds, 0);
+
+    let (status, _) = call(client, "PUT", &format!("/workflow/decide/{id}"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(status_of(client, &id).await, WorkflowStatus::Running);
+    let (status, _) = call(client, "PUT", "/workflow/decide/missing", None).await;
+    assert_eq!(status, 404);
+
+    client
+        .update_task(&result(&task, TaskResultStatus::Completed, json!({})))
+        .await
+        .unwrap();
+    let (status, body) = call(
+        client,
+        "POST",
+        &format!("/workflow/{id}/resetcallbacks"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(
+        body["message"],
+        json!("Workflow is in terminal state. Status = COMPLETED")
+    );
+}
+
+on_both_backends!(
+    bulk_actions_report_each_id_and_go_on_after_a_failure,
+    running_and_correlated_queries_find_the_right_workflows,
+    reset_callbacks_makes_a_delayed_task_pollable_now_and_decide_is_safe,
+);
