@@ -50,6 +50,10 @@ pub enum EngineError {
     /// The action does not fit the workflow's state (e.g. resuming a running workflow).
     #[error("{0}")]
     Conflict(String),
+    /// The request names something the workflow does not have (a 400, as Conductor's
+    /// `IllegalArgumentException`).
+    #[error("{0}")]
+    InvalidArgument(String),
 }
 
 /// The queue timed WAIT tasks sit in until their deadline; the server's system worker for

@@ -1,8 +1,10 @@
-//! Operator actions on a whole workflow: pause, resume, terminate, retry, reset callbacks.
+//! Operator actions on a whole workflow: pause, resume, terminate, retry, restart, rerun,
+//! reset callbacks.
 
-use baton_model::{TaskStatus, Workflow, WorkflowStatus};
+use baton_model::{JsonMap, TaskStatus, Workflow, WorkflowDef, WorkflowStatus};
 
 use crate::decider::{decide_into, finish_workflow};
+use crate::graph::{base_reference, loop_around};
 use crate::schedule::{schedule_task, Schedule};
 use crate::{Decision, EngineError, IdSource, QueueOp};
 
@@ -164,4 +166,163 @@ pub fn reset_callbacks(workflow: Workflow, now: i64) -> Result<Decision, EngineE
         decision.queue.push(push);
     }
     Ok(decision)
+}
+
+/// Starts an ended workflow over, under the same id: every task is deleted, the workflow runs
+/// again from its first task with its input (`POST /api/workflow/{id}/restart`). With
+/// `definition` (`useLatestDefinitions`), it runs that definition from now on.
+pub fn restart(
+    workflow: Workflow,
+    definition: Option<WorkflowDef>,
+    now: i64,
+    ids: &mut dyn IdSource,
+) -> Result<Decision, EngineError> {
+    let mut decision = Decision::unchanged(workflow);
+    if !decision.workflow.status.is_terminal() {
+        return Err(EngineError::Conflict(format!(
+            "Workflow: {} is not in terminal state, unable to restart.",
+            decision.workflow.workflow_id
+        )));
+    }
+    if let Some(definition) = definition {
+        decision.workflow.workflow_definition = Some(definition);
+    }
+    run_again_from_the_start(&mut decision, now);
+    decision.workflow.create_time = now;
+    decide_into(&mut decision, now, ids)?;
+    Ok(decision)
+}
+
+/// What `POST /api/workflow/{id}/rerun` asks for (`RerunWorkflowRequest`).
+#[derive(Debug, Clone, Default)]
+pub struct Rerun {
+    /// Rerun from this task (kept tasks before it); `None` reruns the whole workflow.
+    pub from_task_id: Option<String>,
+    /// New input for the rerun task.
+    pub task_input: Option<JsonMap>,
+    /// New input for the workflow.
+    pub workflow_input: Option<JsonMap>,
+    pub correlation_id: Option<String>,
+}
+
+/// Reruns an ended workflow, whole or from one of its tasks: that task and every task
+/// scheduled after it are deleted, the task runs again (with `task_input` when given) and the
+/// flow continues from it. A task inside a fork branch or a loop body cannot be the starting
+/// point (its parallel siblings or its loop's count would be lost): rerun from the fork or the
+/// loop instead.
+pub fn rerun(
+    workflow: Workflow,
+    request: &Rerun,
+    now: i64,
+    ids: &mut dyn IdSource,
+) -> Result<Decision, EngineError> {
+    let mut decision = Decision::unchanged(workflow);
+    if !decision.workflow.status.is_terminal() {
+        return Err(EngineError::Conflict(format!(
+            "Workflow: {} is not in terminal state, unable to rerun.",
+            decision.workflow.workflow_id
+        )));
+    }
+    if let Some(correlation_id) = &request.correlation_id {
+        decision.workflow.correlation_id = Some(correlation_id.clone());
+    }
+    if let Some(input) = &request.workflow_input {
+        decision.workflow.input = input.clone();
+    }
+    let Some(task_id) = &request.from_task_id else {
+        run_again_from_the_start(&mut decision, now);
+        decide_into(&mut decision, now, ids)?;
+        return Ok(decision);
+    };
+    let Some(from) = decision
+        .workflow
+        .tasks
+        .iter()
+        .find(|task| &task.task_id == task_id)
+        .cloned()
+    else {
+        return Err(EngineError::InvalidArgument(format!(
+            "Task {task_id} not found"
+        )));
+    };
+    let mut workflow_task = from
+        .workflow_task
+        .clone()
+        .ok_or_else(|| EngineError::Conflict(format!("Task {task_id} has no definition")))?;
+    let definition = decision
+        .workflow
+        .workflow_definition
+        .clone()
+        .ok_or_else(|| EngineError::MissingDefinition(decision.workflow.workflow_id.clone()))?;
+    let base = base_reference(&from.reference_task_name);
+    if from.iteration > 0
+        || loop_around(&definition, base).is_some()
+        || in_fork_branch(&definition, base)
+    {
+        return Err(EngineError::Conflict(format!(
+            "Task {task_id} ({}) is inside a fork branch or a loop body; rerun from the fork or the loop instead",
+            from.reference_task_name
+        )));
+    }
+    let later: Vec<String> = decision
+        .workflow
+        .tasks
+        .iter()
+        .filter(|task| task.seq >= from.seq)
+        .map(|task| task.task_id.clone())
+        .collect();
+    decision
+        .workflow
+        .tasks
+        .retain(|task| !later.contains(&task.task_id));
+    decision.removed_tasks.extend(later);
+    reopen(&mut decision.workflow, now);
+    if let Some(input) = &request.task_input {
+        // The new input replaces the definition's parameters for this run of the task.
+        workflow_task.input_parameters = input.clone();
+    }
+    schedule_task(&mut decision, Schedule::first(&workflow_task), now, ids);
+    decide_into(&mut decision, now, ids)?;
+    Ok(decision)
+}
+
+/// Deletes every task and reopens the workflow, so the next decision starts it afresh.
+fn run_again_from_the_start(decision: &mut Decision, now: i64) {
+    let all: Vec<String> = decision
+        .workflow
+        .tasks
+        .drain(..)
+        .map(|task| task.task_id)
+        .collect();
+    decision.removed_tasks.extend(all);
+    reopen(&mut decision.workflow, now);
+    decision.workflow.variables = decision
+        .workflow
+        .workflow_definition
+        .as_ref()
+        .map(|definition| definition.variables.clone())
+        .unwrap_or_default();
+}
+
+/// An ended workflow back to RUNNING, with what its end recorded cleared.
+fn reopen(workflow: &mut Workflow, now: i64) {
+    workflow.status = WorkflowStatus::Running;
+    workflow.reason_for_incompletion = None;
+    workflow.end_time = 0;
+    workflow.output.clear();
+    workflow.failed_reference_task_names.clear();
+    workflow.failed_task_names.clear();
+    workflow.update_time = now;
+}
+
+/// Whether `reference` is inside a FORK_JOIN branch of the definition.
+fn in_fork_branch(definition: &WorkflowDef, reference: &str) -> bool {
+    definition.all_tasks().into_iter().any(|task| {
+        task.r#type == baton_model::task_type::FORK_JOIN
+            && task
+                .fork_tasks
+                .iter()
+                .flatten()
+                .any(|inner| inner.has(reference))
+    }) || definition.task_by_ref_name(reference).is_none()
 }

@@ -47,9 +47,9 @@ impl From<EngineError> for ApiError {
             EngineError::TaskNotFound(_) => ApiError::NotFound(error.to_string()),
             EngineError::MissingDefinition(_) => ApiError::internal(error),
             EngineError::Conflict(message) => ApiError::Conflict(message),
-            EngineError::WrongWorkflow { .. } | EngineError::MissingStatus => {
-                ApiError::BadRequest(error.to_string())
-            }
+            EngineError::WrongWorkflow { .. }
+            | EngineError::MissingStatus
+            | EngineError::InvalidArgument(_) => ApiError::BadRequest(error.to_string()),
         }
     }
 }

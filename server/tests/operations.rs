@@ -287,7 +287,91 @@ async fn reset_callbacks_makes_a_delayed_task_pollable_now_and_decide_is_safe(db
     );
 }
 
+async fn restart_and_rerun_run_an_ended_workflow_again(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    let def: WorkflowDef = serde_json::from_value(json!({"name": "again", "tasks": [
+        {"name": "again_a", "taskReferenceName": "a", "inputParameters": {"x": "${workflow.input.x}"}},
+        {"name": "again_b", "taskReferenceName": "b", "inputParameters": {"from_a": "${a.output.v}"}}]}))
+    .unwrap();
+    client.register_workflow_def(&def, true).await.unwrap();
+    let id = client
+        .start_workflow_by_name("again", None, None, None, &map(json!({"x": 1})))
+        .await
+        .unwrap();
+    let (status, body) = call(client, "POST", &format!("/workflow/{id}/restart"), None).await;
+    assert_eq!(status, 409, "a running workflow cannot restart: {body}");
+
+    let finish = |task_type: &'static str, output: Value| async move {
+        let task = poll_one(client, task_type).await;
+        client
+            .update_task(&result(&task, TaskResultStatus::Completed, output))
+            .await
+            .unwrap();
+        task
+    };
+    finish("again_a", json!({"v": "first"})).await;
+    let first_b = finish("again_b", json!({})).await;
+    assert_eq!(status_of(client, &id).await, WorkflowStatus::Completed);
+
+    // Rerun from b with new input: a is kept, b runs again.
+    let (status, body) = call(
+        client,
+        "POST",
+        &format!("/workflow/{id}/rerun"),
+        Some(json!({"reRunFromWorkflowId": id, "reRunFromTaskId": first_b.task_id, "taskInput": {"from_a": "by hand"}})),
+    )
+    .await;
+    assert_eq!((status, body), (200, json!(id)));
+    let again_b = poll_one(client, "again_b").await;
+    assert_eq!(again_b.input_data, map(json!({"from_a": "by hand"})));
+    assert_ne!(again_b.task_id, first_b.task_id);
+    client
+        .update_task(&result(&again_b, TaskResultStatus::Completed, json!({})))
+        .await
+        .unwrap();
+    let workflow = client.get_workflow(&id, true).await.unwrap();
+    assert_eq!(workflow.status, WorkflowStatus::Completed);
+    assert_eq!(workflow.tasks.len(), 2, "the first b is gone");
+
+    // Restart on the latest definition: version 2 has a different first task.
+    let mut newer = def.clone();
+    newer.version = 2;
+    newer.tasks.truncate(1);
+    newer.tasks[0].name = "again_v2".into();
+    client.register_workflow_def(&newer, true).await.unwrap();
+    let (status, _) = call(
+        client,
+        "POST",
+        &format!("/workflow/{id}/restart?useLatestDefinitions=true"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let restarted = client.get_workflow(&id, true).await.unwrap();
+    assert_eq!(restarted.status, WorkflowStatus::Running);
+    assert_eq!(restarted.tasks.len(), 1);
+    assert_eq!(restarted.tasks[0].task_type, "again_v2");
+    finish("again_v2", json!({})).await;
+    assert_eq!(status_of(client, &id).await, WorkflowStatus::Completed);
+
+    // The bulk form, and a plain restart, run the first task again.
+    let (_, body) = call(client, "POST", "/workflow/bulk/restart", Some(json!([id]))).await;
+    assert_eq!(body["bulkSuccessfulResults"], json!([id]));
+    assert_eq!(status_of(client, &id).await, WorkflowStatus::Running);
+
+    let (status, body) = call(
+        client,
+        "POST",
+        &format!("/workflow/{id}/rerun"),
+        Some(json!({"reRunFromTaskId": "no-such-task"})),
+    )
+    .await;
+    assert_eq!(status, 409, "still running: {body}");
+}
+
 on_both_backends!(
+    restart_and_rerun_run_an_ended_workflow_again,
     bulk_actions_report_each_id_and_go_on_after_a_failure,
     running_and_correlated_queries_find_the_right_workflows,
     reset_callbacks_makes_a_delayed_task_pollable_now_and_decide_is_safe,

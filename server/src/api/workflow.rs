@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route("/pause", web::put().to(bulk_pause))
                     .route("/resume", web::put().to(bulk_resume))
                     .route("/retry", web::post().to(bulk_retry))
+                    .route("/restart", web::post().to(bulk_restart))
                     .route("/terminate", web::post().to(bulk_terminate))
                     .route("/remove", web::delete().to(bulk_remove))
                     .route("/terminate-remove", web::delete().to(bulk_terminate_remove)),
@@ -36,6 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/{workflow_id}/pause", web::put().to(pause_workflow))
             .route("/{workflow_id}/resume", web::put().to(resume_workflow))
             .route("/{workflow_id}/retry", web::post().to(retry_workflow))
+            .route("/{workflow_id}/restart", web::post().to(restart_workflow))
+            .route("/{workflow_id}/rerun", web::post().to(rerun_workflow))
             .route(
                 "/{workflow_id}/resetcallbacks",
                 web::post().to(reset_callbacks),
@@ -485,6 +488,73 @@ async fn bulk_terminate_remove(
                 .await?;
             remove(&runtime, id, archive).await
         }
+    })
+    .await
+}
+
+/// `POST /api/workflow/{id}/restart?useLatestDefinitions=`: 204 as in Conductor.
+async fn restart_workflow(
+    runtime: web::Data<Runtime>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let use_latest_definitions = Params::of(&req)?.bool_or("useLatestDefinitions", false)?;
+    runtime
+        .operate(
+            id.into_inner(),
+            Operation::Restart {
+                use_latest_definitions,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Conductor's `RerunWorkflowRequest` (note the `reRun` spelling).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct RerunWorkflowRequest {
+    #[serde(rename = "reRunFromTaskId")]
+    rerun_from_task_id: Option<String>,
+    #[serde(rename = "taskInput")]
+    task_input: Option<JsonMap>,
+    #[serde(rename = "workflowInput")]
+    workflow_input: Option<JsonMap>,
+    #[serde(rename = "correlationId")]
+    correlation_id: Option<String>,
+}
+
+/// `POST /api/workflow/{id}/rerun`: answers the workflow id as text.
+async fn rerun_workflow(
+    runtime: web::Data<Runtime>,
+    id: web::Path<String>,
+    request: web::Json<RerunWorkflowRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = request.into_inner();
+    let rerun = baton_engine::operator::Rerun {
+        from_task_id: request.rerun_from_task_id.filter(|id| !id.is_empty()),
+        task_input: request.task_input,
+        workflow_input: request.workflow_input,
+        correlation_id: request.correlation_id,
+    };
+    let id = id.into_inner();
+    runtime.operate(id.clone(), Operation::Rerun(rerun)).await?;
+    Ok(text(id))
+}
+
+async fn bulk_restart(
+    runtime: web::Data<Runtime>,
+    req: HttpRequest,
+    ids: web::Json<Vec<String>>,
+) -> Result<HttpResponse, ApiError> {
+    let use_latest_definitions = Params::of(&req)?.bool_or("useLatestDefinitions", false)?;
+    bulk("restart", ids.into_inner(), |id| {
+        runtime.operate(
+            id,
+            Operation::Restart {
+                use_latest_definitions,
+            },
+        )
     })
     .await
 }

@@ -52,6 +52,12 @@ pub enum Operation {
     ResetCallbacks,
     /// Re-runs the decider (`PUT /api/workflow/decide/{id}`).
     Decide,
+    /// Starts an ended workflow over; with `use_latest_definitions`, on the latest version of
+    /// its definition.
+    Restart {
+        use_latest_definitions: bool,
+    },
+    Rerun(baton_engine::operator::Rerun),
 }
 
 /// How a task is finished from outside the worker protocol.
@@ -295,8 +301,15 @@ impl Runtime {
         Ok(decision.changed_tasks.first().cloned())
     }
 
-    /// Pauses, resumes, terminates, retries, re-decides a workflow or resets its callbacks.
+    /// Pauses, resumes, terminates, retries, restarts, reruns, re-decides a workflow or resets
+    /// its callbacks.
     pub async fn operate(&self, workflow_id: String, operation: Operation) -> Result<(), ApiError> {
+        let latest = match operation {
+            Operation::Restart {
+                use_latest_definitions: true,
+            } => Some(self.latest_definition_of(&workflow_id).await?),
+            _ => None,
+        };
         self.change_workflow(workflow_id, move |workflow, now| match &operation {
             Operation::Pause => baton_engine::operator::pause(workflow, now),
             Operation::Resume => baton_engine::operator::resume(workflow, now, &mut UuidIds),
@@ -306,9 +319,34 @@ impl Runtime {
             Operation::Retry => baton_engine::operator::retry(workflow, now, &mut UuidIds),
             Operation::ResetCallbacks => baton_engine::operator::reset_callbacks(workflow, now),
             Operation::Decide => baton_engine::decide(workflow, now, &mut UuidIds),
+            Operation::Restart { .. } => {
+                baton_engine::operator::restart(workflow, latest.clone(), now, &mut UuidIds)
+            }
+            Operation::Rerun(request) => {
+                baton_engine::operator::rerun(workflow, request, now, &mut UuidIds)
+            }
         })
         .await?;
         Ok(())
+    }
+
+    /// The latest registered version of a workflow's definition, prepared to run.
+    async fn latest_definition_of(&self, workflow_id: &str) -> Result<WorkflowDef, ApiError> {
+        let lookup = workflow_id.to_owned();
+        let definition = self
+            .blocking(move |store| {
+                let Some(workflow) = store.workflow(&lookup, false)? else {
+                    return Ok(Err(ApiError::NotFound(format!(
+                        "No such workflow found by id: {lookup}"
+                    ))));
+                };
+                let name = workflow.workflow_name().unwrap_or_default().to_owned();
+                Ok(store.workflow_def(&name, None)?.ok_or_else(|| {
+                    ApiError::NotFound(format!("Unable to find latest definition for {lookup}"))
+                }))
+            })
+            .await??;
+        self.with_task_defs(definition).await
     }
 
     /// Applies `change` to one workflow under its lock (and a finished sub-workflow's outcome
