@@ -21,6 +21,7 @@ mod schedule;
 pub mod script;
 mod sub_workflow;
 mod task_result;
+mod timeouts;
 pub mod validate;
 mod wait;
 
@@ -31,6 +32,7 @@ pub use decision::{Decision, EventMessage, ParentUpdate, QueueOp};
 pub use ids::{IdSource, SequentialIds};
 pub use sub_workflow::apply_child_outcome;
 pub use task_result::{apply_task_result, complete_pending_task, signal_waiting_task};
+pub use timeouts::{next_check_at, sweep};
 
 /// Why the engine refused an event. Each variant is a client error, not a crash.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

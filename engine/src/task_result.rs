@@ -37,7 +37,10 @@ pub fn apply_task_result(
 
     let task = &mut decision.workflow.tasks[position];
     if status == TaskResultStatus::InProgress && result.extend_lease {
+        // The response timeout counts from the last update, as the lease does.
+        task.update_time = now;
         let leased_until = lease_deadline(task, now);
+        decision.touch(&task_id);
         decision.queue.push(QueueOp::ExtendLease {
             task_id,
             leased_until,

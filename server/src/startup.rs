@@ -83,14 +83,21 @@ impl Application {
         self.port
     }
 
-    /// Serves, and runs the system tasks, until the process is told to stop (SIGINT/SIGTERM
+    /// The runtime the server runs on (tests drive the sweeper through it).
+    pub fn runtime(&self) -> Runtime {
+        self.runtime.clone()
+    }
+
+    /// Serves, and runs the system tasks and the sweeper, until the process is told to stop (SIGINT/SIGTERM
     /// stop it gracefully).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let sweeper = crate::runtime::sweeper::run(self.runtime.clone());
         let system_tasks =
             crate::system_tasks::run(self.runtime, crate::system_tasks::standard_tasks(self.jq));
         tokio::select! {
             served = self.server => served,
             () = system_tasks => Ok(()),
+            () = sweeper => Ok(()),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 mod embed;
 mod notifier;
+pub mod sweeper;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

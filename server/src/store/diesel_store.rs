@@ -88,6 +88,8 @@ impl DieselStore {
 
 #[derive(Insertable, AsChangeset)]
 #[diesel(table_name = workflows)]
+// A `None` clears the column (a restart clears `end_time`, a finished workflow `next_check_at`).
+#[diesel(treat_none_as_null = true)]
 struct WorkflowRow<'a> {
     workflow_id: &'a str,
     workflow_name: &'a str,
@@ -99,6 +101,8 @@ struct WorkflowRow<'a> {
     update_time: i64,
     end_time: Option<i64>,
     body: String,
+    /// When the sweeper should look at the workflow next (its next timeout), if ever.
+    next_check_at: Option<i64>,
 }
 
 impl<'a> WorkflowRow<'a> {
@@ -115,6 +119,7 @@ impl<'a> WorkflowRow<'a> {
             update_time: workflow.update_time,
             end_time: (workflow.end_time > 0).then_some(workflow.end_time),
             body,
+            next_check_at: baton_engine::next_check_at(workflow),
         }
     }
 }
@@ -689,6 +694,30 @@ impl Store for DieselStore {
             found.push(workflow);
         }
         Ok(found)
+    }
+
+    fn due_workflows(&self, now: i64, limit: usize) -> StoreResult<Vec<String>> {
+        let limit = limit as i64;
+        let mut conn = self.conn()?;
+        let mut due: Vec<String> = workflows::table
+            .filter(workflows::next_check_at.le(now))
+            .order(workflows::next_check_at.asc())
+            .limit(limit)
+            .select(workflows::workflow_id)
+            .load(&mut *conn)?;
+        let expired: Vec<String> = queue_entries::table
+            .inner_join(tasks::table.on(tasks::task_id.eq(queue_entries::task_id)))
+            .filter(queue_entries::leased_until.le(now))
+            .order(queue_entries::leased_until.asc())
+            .limit(limit)
+            .select(tasks::workflow_id)
+            .load(&mut *conn)?;
+        for workflow_id in expired {
+            if !due.contains(&workflow_id) {
+                due.push(workflow_id);
+            }
+        }
+        Ok(due)
     }
 
     fn update_workflow(

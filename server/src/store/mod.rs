@@ -123,6 +123,9 @@ pub trait Store: Send + Sync + 'static {
         version: i32,
         started: Option<(i64, i64)>,
     ) -> StoreResult<Vec<String>>;
+    /// Up to `limit` workflows the sweeper should look at by `now`: a timeout is due
+    /// (`next_check_at`), or a polled task's lease ran out.
+    fn due_workflows(&self, now: i64, limit: usize) -> StoreResult<Vec<String>>;
     /// The workflows of `name` with `correlation_id`, oldest first: only unfinished ones unless
     /// `include_closed`.
     fn workflows_by_correlation_id(

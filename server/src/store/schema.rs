@@ -31,6 +31,7 @@ diesel::table! {
         update_time -> BigInt,
         end_time -> Nullable<BigInt>,
         body -> Text,
+        next_check_at -> Nullable<BigInt>,
     }
 }
 

@@ -19,6 +19,8 @@ pub struct TestApp {
     pub port: u16,
     pub address: String,
     pub db: TestDb,
+    /// The server's runtime, to drive the sweeper with a chosen clock.
+    pub runtime: baton_server::runtime::Runtime,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -43,6 +45,7 @@ pub async fn spawn_app(db: TestDb) -> TestApp {
         .await
         .expect("the server starts");
     let port = app.port();
+    let runtime = app.runtime();
     let server = tokio::spawn(app.run_until_stopped());
     let address = format!("http://127.0.0.1:{port}");
     let client = BatonClient::new(&address).expect("a client");
@@ -51,6 +54,7 @@ pub async fn spawn_app(db: TestDb) -> TestApp {
         port,
         address,
         db,
+        runtime,
         server,
     }
 }
