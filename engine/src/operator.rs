@@ -177,13 +177,7 @@ pub fn restart(
     now: i64,
     ids: &mut dyn IdSource,
 ) -> Result<Decision, EngineError> {
-    let mut decision = Decision::unchanged(workflow);
-    if !decision.workflow.status.is_terminal() {
-        return Err(EngineError::Conflict(format!(
-            "Workflow: {} is not in terminal state, unable to restart.",
-            decision.workflow.workflow_id
-        )));
-    }
+    let mut decision = Decision::unchanged(ended(workflow, "restart")?);
     if let Some(definition) = definition {
         decision.workflow.workflow_definition = Some(definition);
     }
@@ -216,13 +210,7 @@ pub fn rerun(
     now: i64,
     ids: &mut dyn IdSource,
 ) -> Result<Decision, EngineError> {
-    let mut decision = Decision::unchanged(workflow);
-    if !decision.workflow.status.is_terminal() {
-        return Err(EngineError::Conflict(format!(
-            "Workflow: {} is not in terminal state, unable to rerun.",
-            decision.workflow.workflow_id
-        )));
-    }
+    let mut decision = Decision::unchanged(ended(workflow, "rerun")?);
     if let Some(correlation_id) = &request.correlation_id {
         decision.workflow.correlation_id = Some(correlation_id.clone());
     }
@@ -284,6 +272,17 @@ pub fn rerun(
     schedule_task(&mut decision, Schedule::first(&workflow_task), now, ids);
     decide_into(&mut decision, now, ids)?;
     Ok(decision)
+}
+
+/// The workflow, if it has ended; else Conductor's conflict for `action`.
+fn ended(workflow: Workflow, action: &str) -> Result<Workflow, EngineError> {
+    if workflow.status.is_terminal() {
+        return Ok(workflow);
+    }
+    Err(EngineError::Conflict(format!(
+        "Workflow: {} is not in terminal state, unable to {action}.",
+        workflow.workflow_id
+    )))
 }
 
 /// Deletes every task and reopens the workflow, so the next decision starts it afresh.

@@ -117,18 +117,7 @@ pub fn schedule_task(
                     );
                 }
             }
-            let definition = decision.workflow.workflow_definition.clone();
-            if let Some(join) = definition
-                .as_ref()
-                .and_then(|def| following_sibling(def, &workflow_task.task_reference_name))
-            {
-                schedule_task(
-                    decision,
-                    Schedule::in_iteration(join, request.iteration),
-                    now,
-                    ids,
-                );
-            }
+            schedule_join(decision, workflow_task, request.iteration, now, ids);
         }
         task_type::FORK_JOIN_DYNAMIC => {
             task.task_type = "FORK".into();
@@ -159,18 +148,9 @@ pub fn schedule_task(
                     ids,
                 );
             }
-            let definition = decision.workflow.workflow_definition.clone();
-            if let Some(join) = definition
-                .as_ref()
-                .and_then(|def| following_sibling(def, &workflow_task.task_reference_name))
+            if let Some(join_ref) =
+                schedule_join(decision, workflow_task, request.iteration, now, ids)
             {
-                schedule_task(
-                    decision,
-                    Schedule::in_iteration(join, request.iteration),
-                    now,
-                    ids,
-                );
-                let join_ref = reference_in_iteration(&join.task_reference_name, request.iteration);
                 if let Some(join_task) = decision
                     .workflow
                     .tasks
@@ -449,6 +429,20 @@ fn new_task(workflow: &Workflow, request: &Schedule<'_>, now: i64, ids: &mut dyn
         execution_name_space: task_def.execution_name_space.clone(),
         ..Task::default()
     }
+}
+
+/// Schedules the JOIN that follows a fork (in the same iteration). Returns its reference.
+fn schedule_join(
+    decision: &mut Decision,
+    fork: &WorkflowTask,
+    iteration: i32,
+    now: i64,
+    ids: &mut dyn IdSource,
+) -> Option<String> {
+    let definition = decision.workflow.workflow_definition.clone()?;
+    let join = following_sibling(&definition, &fork.task_reference_name)?;
+    schedule_task(decision, Schedule::in_iteration(join, iteration), now, ids);
+    Some(reference_in_iteration(&join.task_reference_name, iteration))
 }
 
 fn queue_for_worker(decision: &mut Decision, task: Task, request: &Schedule<'_>, now: i64) {
