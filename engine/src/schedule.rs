@@ -84,11 +84,15 @@ pub fn schedule_task(
                 }
             };
             let branch = branch_for(workflow_task, &case);
-            complete(
-                &mut task,
-                now,
-                json!({"evaluationResult": [case], "selectedCase": case}),
-            );
+            // Conductor's mappers: DECISION reports `caseOutput`, SWITCH `evaluationResult` and
+            // `selectedCase`; both record the case as input `case`.
+            let output = if workflow_task.r#type == task_type::DECISION {
+                json!({"caseOutput": [case]})
+            } else {
+                json!({"evaluationResult": [case], "selectedCase": case})
+            };
+            task.input_data.insert("case".into(), json!(case));
+            complete(&mut task, now, output);
             // With tasks in the branch, the flow goes through them and on from the branch's
             // end; an empty branch continues straight after the switch.
             task.executed = !branch.is_empty();

@@ -248,7 +248,43 @@ async fn an_exclusive_join_passes_on_the_case_that_ran(db: TestDb) {
     );
 }
 
+async fn decisions_pick_their_case_by_value_param_and_by_expression(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    register(
+        client,
+        json!({"name": "decide_it", "tasks": [
+            {"name": "by_param", "taskReferenceName": "by_param", "type": "DECISION",
+             "caseValueParam": "kind", "inputParameters": {"kind": "${workflow.input.kind}"},
+             "decisionCases": {"fast": [{"name": "fast_path", "taskReferenceName": "fast_path", "type": "NOOP"}]},
+             "defaultCase": [{"name": "slow_path", "taskReferenceName": "slow_path", "type": "NOOP"}]},
+            {"name": "by_script", "taskReferenceName": "by_script", "type": "DECISION",
+             "caseExpression": "$.n > 10 ? 'big' : 'small'", "inputParameters": {"n": "${workflow.input.n}"},
+             "decisionCases": {"big": [{"name": "decision_big", "taskReferenceName": "big"}]},
+             "defaultCase": [{"name": "decision_small", "taskReferenceName": "small"}]}]}),
+    )
+    .await;
+    let id = start(client, "decide_it", json!({"kind": "fast", "n": 42})).await;
+    complete_one(client, "decision_big", json!({"size": "big"})).await;
+    let done = workflow(client, &id).await;
+    assert_eq!(done.status, WorkflowStatus::Completed, "{done:?}");
+    let references: Vec<&str> = done
+        .tasks
+        .iter()
+        .map(|t| t.reference_task_name.as_str())
+        .collect();
+    assert_eq!(references, ["by_param", "fast_path", "by_script", "big"]);
+    let by_script = done.task_by_ref_name("by_script").unwrap();
+    assert_eq!(by_script.output_data, map(json!({"caseOutput": ["big"]})));
+    assert_eq!(by_script.input_data["case"], json!("big"));
+    assert_eq!(
+        done.task_by_ref_name("by_param").unwrap().output_data,
+        map(json!({"caseOutput": ["fast"]}))
+    );
+}
+
 on_both_backends!(
+    decisions_pick_their_case_by_value_param_and_by_expression,
     a_fork_in_a_loop_in_a_sub_workflow_with_switches_completes_with_the_right_output,
     a_dynamic_fork_of_sub_workflows_joins_their_outputs,
     a_list_loop_with_keep_last_n_keeps_only_the_last_rounds,
