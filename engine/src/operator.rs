@@ -325,3 +325,72 @@ fn in_fork_branch(definition: &WorkflowDef, reference: &str) -> bool {
                 .any(|inner| inner.has(reference))
     }) || definition.task_by_ref_name(reference).is_none()
 }
+
+/// Records the task `reference` of the definition as SKIPPED, with the given input and output,
+/// before the flow reaches it (`PUT /api/workflow/{id}/skiptask/{ref}`). When the flow gets
+/// there, it passes the task by as if it had completed. Only a running workflow, a reference
+/// of its definition, and a task not yet scheduled can be skipped.
+pub fn skip_task(
+    workflow: Workflow,
+    reference: &str,
+    input: JsonMap,
+    output: JsonMap,
+    now: i64,
+    ids: &mut dyn IdSource,
+) -> Result<Decision, EngineError> {
+    let mut decision = Decision::unchanged(workflow);
+    let workflow = &decision.workflow;
+    if workflow.status != WorkflowStatus::Running {
+        return Err(EngineError::Conflict(format!(
+            "The workflow {} is not running so the task referenced by {reference} cannot be skipped",
+            workflow.workflow_id
+        )));
+    }
+    let Some(workflow_task) = workflow
+        .workflow_definition
+        .as_ref()
+        .and_then(|def| def.task_by_ref_name(reference))
+        .cloned()
+    else {
+        return Err(EngineError::Conflict(format!(
+            "The task referenced by {reference} does not exist in the WorkflowDefinition {}",
+            workflow.workflow_name().unwrap_or_default()
+        )));
+    };
+    if workflow
+        .tasks
+        .iter()
+        .any(|task| task.reference_task_name == reference)
+    {
+        return Err(EngineError::Conflict(format!(
+            "The task referenced {reference} has already been processed, cannot be skipped"
+        )));
+    }
+    let skipped = baton_model::Task {
+        task_id: ids.next_id(),
+        task_type: workflow_task.name.clone(),
+        task_def_name: workflow_task.name.clone(),
+        reference_task_name: reference.to_owned(),
+        status: TaskStatus::Skipped,
+        input_data: input,
+        output_data: output,
+        // Not reached yet: `schedule_task` lets the flow pass it when it gets here.
+        scheduled_time: 0,
+        executed: true,
+        end_time: now,
+        update_time: now,
+        seq: workflow.tasks.iter().map(|t| t.seq).max().unwrap_or(0) + 1,
+        workflow_instance_id: workflow.workflow_id.clone(),
+        workflow_type: workflow.workflow_name().map(str::to_owned),
+        correlation_id: workflow.correlation_id.clone(),
+        workflow_priority: workflow.priority,
+        workflow_task: Some(Box::new(workflow_task)),
+        ..baton_model::Task::default()
+    };
+    let task_id = skipped.task_id.clone();
+    decision.workflow.tasks.push(skipped);
+    decision.touch(&task_id);
+    decision.workflow.update_time = now;
+    decide_into(&mut decision, now, ids)?;
+    Ok(decision)
+}

@@ -70,6 +70,18 @@ pub fn schedule_task(
         .iter()
         .any(|task| task.reference_task_name == reference);
     if already_scheduled && request.retry_of.is_none() {
+        // A task skipped ahead of time (`skip_task`) is reached now: it counts as finished
+        // here, so the decider moves the flow past it.
+        if let Some(skipped) = decision.workflow.tasks.iter_mut().find(|task| {
+            task.reference_task_name == reference
+                && task.status == TaskStatus::Skipped
+                && task.scheduled_time == 0
+        }) {
+            skipped.scheduled_time = now;
+            skipped.executed = false;
+            let task_id = skipped.task_id.clone();
+            decision.touch(&task_id);
+        }
         return;
     }
     let mut task = new_task(&decision.workflow, &request, now, ids);

@@ -146,3 +146,67 @@ fn rerun_refuses_unknown_tasks_and_tasks_inside_a_fork_branch() {
         .collect();
     assert_eq!(scheduled, ["left", "right"]);
 }
+
+#[test]
+fn a_task_skipped_ahead_is_passed_by_when_the_flow_reaches_it() {
+    let (mut run, _) = Run::start(three_steps(), json!({"n": 1}));
+    let decision = baton_engine::operator::skip_task(
+        run.workflow.clone(),
+        "b",
+        map(json!({"why": "not needed"})),
+        map(json!({"value": 7})),
+        T0 + 5,
+        &mut run.ids,
+    )
+    .unwrap();
+    let skipped = decision.workflow.task_by_ref_name("b").unwrap();
+    assert_eq!(skipped.status, TaskStatus::Skipped);
+    assert!(
+        pushes(&decision).is_empty(),
+        "b is not reached yet, nothing is queued"
+    );
+    run.workflow = decision.workflow;
+
+    let decision = run.report("a", TaskResultStatus::Completed, json!({"value": 1}));
+    assert_eq!(
+        pushes(&decision)
+            .into_iter()
+            .map(|p| p.0)
+            .collect::<Vec<_>>(),
+        ["task_c"],
+        "the flow goes from a straight to c"
+    );
+    assert_eq!(
+        run.task("c").input_data["all"],
+        json!({"a": 1, "b": [7]}),
+        "c reads the skipped task's given output"
+    );
+    run.report("c", TaskResultStatus::Completed, json!({"sum": 8}));
+    assert_eq!(run.workflow.status, WorkflowStatus::Completed);
+
+    // Already scheduled, unknown, or on a workflow that is not running: refused.
+    let (mut fresh, _) = Run::start(three_steps(), json!({}));
+    for (reference, expected) in [
+        ("a", "has already been processed, cannot be skipped"),
+        ("zzz", "does not exist in the WorkflowDefinition three"),
+    ] {
+        let refused = baton_engine::operator::skip_task(
+            fresh.workflow.clone(),
+            reference,
+            map(json!({})),
+            map(json!({})),
+            T0,
+            &mut fresh.ids,
+        );
+        assert!(matches!(refused, Err(EngineError::Conflict(m)) if m.contains(expected)));
+    }
+    let ended = baton_engine::operator::skip_task(
+        run.workflow.clone(),
+        "c",
+        map(json!({})),
+        map(json!({})),
+        T0,
+        &mut run.ids,
+    );
+    assert!(matches!(ended, Err(EngineError::Conflict(m)) if m.contains("is not running")));
+}

@@ -4,7 +4,7 @@
 mod support;
 
 use baton_client::BatonClient;
-use baton_model::{Task, TaskResultStatus, WorkflowDef, WorkflowStatus};
+use baton_model::{Task, TaskResultStatus, TaskStatus, WorkflowDef, WorkflowStatus};
 use serde_json::{json, Value};
 use support::work::{map, poll_once, poll_one, result};
 use support::{spawn_app, TestDb};
@@ -370,7 +370,82 @@ async fn restart_and_rerun_run_an_ended_workflow_again(db: TestDb) {
     assert_eq!(status, 409, "still running: {body}");
 }
 
+async fn a_skipped_branch_task_lets_its_join_complete(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    let def: WorkflowDef = serde_json::from_value(json!({"name": "skippy", "tasks": [
+        {"name": "first", "taskReferenceName": "first"},
+        {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN", "forkTasks": [
+            [{"name": "skippy_left", "taskReferenceName": "left"}],
+            [{"name": "skippy_right", "taskReferenceName": "right"}]]},
+        {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["left", "right"]}]}))
+    .unwrap();
+    client.register_workflow_def(&def, true).await.unwrap();
+    let id = start(client, "skippy", None).await;
+
+    let (status, body) = call(
+        client,
+        "PUT",
+        &format!("/workflow/{id}/skiptask/right"),
+        Some(json!({"taskOutput": {"note": "skipped by ops"}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call(
+        client,
+        "PUT",
+        &format!("/workflow/{id}/skiptask/first"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(
+        body["message"],
+        json!("The task referenced first has already been processed, cannot be skipped")
+    );
+    let (status, _) = call(
+        client,
+        "PUT",
+        &format!("/workflow/{id}/skiptask/nope"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409);
+
+    let first = poll_one(client, "first").await;
+    client
+        .update_task(&result(&first, TaskResultStatus::Completed, json!({})))
+        .await
+        .unwrap();
+    let none = client
+        .batch_poll("skippy_right", &poll_once(100))
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "the skipped task is never queued");
+    let left = poll_one(client, "skippy_left").await;
+    client
+        .update_task(&result(
+            &left,
+            TaskResultStatus::Completed,
+            json!({"note": "ran"}),
+        ))
+        .await
+        .unwrap();
+    let done = client.get_workflow(&id, true).await.unwrap();
+    assert_eq!(done.status, WorkflowStatus::Completed, "{done:?}");
+    let join = done.task_by_ref_name("join").unwrap();
+    assert_eq!(
+        join.output_data,
+        map(json!({"left": {"note": "ran"}, "right": {"note": "skipped by ops"}}))
+    );
+    assert_eq!(
+        done.task_by_ref_name("right").unwrap().status,
+        TaskStatus::Skipped
+    );
+}
+
 on_both_backends!(
+    a_skipped_branch_task_lets_its_join_complete,
     restart_and_rerun_run_an_ended_workflow_again,
     bulk_actions_report_each_id_and_go_on_after_a_failure,
     running_and_correlated_queries_find_the_right_workflows,

@@ -4,7 +4,10 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use baton_engine::validate::validate_workflow_def;
 use baton_engine::StartParams;
-use baton_model::{JsonMap, StartWorkflowRequest, ValidationError, Workflow, WorkflowDef};
+use baton_model::{
+    JsonMap, RerunWorkflowRequest, SkipTaskRequest, StartWorkflowRequest, ValidationError,
+    Workflow, WorkflowDef,
+};
 use serde_json::{json, Value};
 
 use super::metadata::{not_found_by_name, prefixed};
@@ -39,6 +42,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/{workflow_id}/retry", web::post().to(retry_workflow))
             .route("/{workflow_id}/restart", web::post().to(restart_workflow))
             .route("/{workflow_id}/rerun", web::post().to(rerun_workflow))
+            .route(
+                "/{workflow_id}/skiptask/{task_reference_name}",
+                web::put().to(skip_task),
+            )
             .route(
                 "/{workflow_id}/resetcallbacks",
                 web::post().to(reset_callbacks),
@@ -510,20 +517,6 @@ async fn restart_workflow(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Conductor's `RerunWorkflowRequest` (note the `reRun` spelling).
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(default)]
-struct RerunWorkflowRequest {
-    #[serde(rename = "reRunFromTaskId")]
-    rerun_from_task_id: Option<String>,
-    #[serde(rename = "taskInput")]
-    task_input: Option<JsonMap>,
-    #[serde(rename = "workflowInput")]
-    workflow_input: Option<JsonMap>,
-    #[serde(rename = "correlationId")]
-    correlation_id: Option<String>,
-}
-
 /// `POST /api/workflow/{id}/rerun`: answers the workflow id as text.
 async fn rerun_workflow(
     runtime: web::Data<Runtime>,
@@ -532,7 +525,7 @@ async fn rerun_workflow(
 ) -> Result<HttpResponse, ApiError> {
     let request = request.into_inner();
     let rerun = baton_engine::operator::Rerun {
-        from_task_id: request.rerun_from_task_id.filter(|id| !id.is_empty()),
+        from_task_id: request.re_run_from_task_id.filter(|id| !id.is_empty()),
         task_input: request.task_input,
         workflow_input: request.workflow_input,
         correlation_id: request.correlation_id,
@@ -557,4 +550,32 @@ async fn bulk_restart(
         )
     })
     .await
+}
+
+/// `PUT /api/workflow/{id}/skiptask/{taskReferenceName}` with an optional `SkipTaskRequest`:
+/// the task is recorded as SKIPPED before the flow reaches it, and the flow passes it by.
+async fn skip_task(
+    runtime: web::Data<Runtime>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    // The body is optional, as in Conductor.
+    let request: SkipTaskRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        SkipTaskRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("Invalid SkipTaskRequest: {e}")))?
+    };
+    let (workflow_id, reference) = path.into_inner();
+    runtime
+        .operate(
+            workflow_id,
+            Operation::Skip {
+                reference,
+                input: request.task_input.unwrap_or_default(),
+                output: request.task_output.unwrap_or_default(),
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok().finish())
 }

@@ -59,6 +59,12 @@ pub enum Operation {
         use_latest_definitions: bool,
     },
     Rerun(baton_engine::operator::Rerun),
+    /// Records a task of the definition as SKIPPED before the flow reaches it.
+    Skip {
+        reference: String,
+        input: JsonMap,
+        output: JsonMap,
+    },
 }
 
 /// How a task is finished from outside the worker protocol.
@@ -326,6 +332,18 @@ impl Runtime {
             Operation::Rerun(request) => {
                 baton_engine::operator::rerun(workflow, request, now, &mut UuidIds)
             }
+            Operation::Skip {
+                reference,
+                input,
+                output,
+            } => baton_engine::operator::skip_task(
+                workflow,
+                reference,
+                input.clone(),
+                output.clone(),
+                now,
+                &mut UuidIds,
+            ),
         })
         .await?;
         Ok(())
