@@ -444,7 +444,69 @@ async fn a_skipped_branch_task_lets_its_join_complete(db: TestDb) {
     );
 }
 
+async fn a_parent_that_ends_takes_its_running_sub_workflows_with_it(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    register_one_step(client, "kid", "kid_step").await;
+    let parent: WorkflowDef = serde_json::from_value(json!({"name": "parent_of_kid", "tasks": [
+        {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN", "forkTasks": [
+            [{"name": "kid", "taskReferenceName": "kid", "type": "SUB_WORKFLOW", "subWorkflowParam": {"name": "kid"}}],
+            [{"name": "sibling_step", "taskReferenceName": "sibling"}]]},
+        {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["kid", "sibling"]}]}))
+    .unwrap();
+    client.register_workflow_def(&parent, true).await.unwrap();
+    let child_of = |workflow: &baton_model::Workflow| {
+        workflow
+            .task_by_ref_name("kid")
+            .unwrap()
+            .sub_workflow_id
+            .clone()
+            .unwrap()
+    };
+
+    // Terminated by an operator: the child is terminated too, and its task cancelled.
+    let id = start(client, "parent_of_kid", None).await;
+    let child = child_of(&client.get_workflow(&id, true).await.unwrap());
+    client
+        .terminate_workflow(&id, Some("operator stop"))
+        .await
+        .unwrap();
+    let ended_child = client.get_workflow(&child, true).await.unwrap();
+    assert_eq!(ended_child.status, WorkflowStatus::Terminated);
+    assert_eq!(
+        ended_child.reason_for_incompletion.as_deref(),
+        Some("Parent workflow has been terminated with status TERMINATED")
+    );
+    assert_eq!(ended_child.tasks[0].status, TaskStatus::Canceled);
+
+    // Failed by a sibling branch: the same.
+    let id = start(client, "parent_of_kid", None).await;
+    let child = child_of(&client.get_workflow(&id, true).await.unwrap());
+    let sibling = poll_one(client, "sibling_step").await;
+    let mut failed = result(
+        &sibling,
+        TaskResultStatus::FailedWithTerminalError,
+        json!({}),
+    );
+    failed.reason_for_incompletion = Some("broken".into());
+    client.update_task(&failed).await.unwrap();
+    assert_eq!(status_of(client, &id).await, WorkflowStatus::Failed);
+    let ended_child = client.get_workflow(&child, false).await.unwrap();
+    assert_eq!(ended_child.status, WorkflowStatus::Terminated);
+    assert_eq!(
+        ended_child.reason_for_incompletion.as_deref(),
+        Some("Parent workflow has been terminated with status FAILED")
+    );
+    let sizes = client.all_queue_sizes().await.unwrap();
+    assert_eq!(
+        sizes.get("kid_step").copied().unwrap_or(0),
+        0,
+        "no child task is left queued"
+    );
+}
+
 on_both_backends!(
+    a_parent_that_ends_takes_its_running_sub_workflows_with_it,
     a_skipped_branch_task_lets_its_join_complete,
     restart_and_rerun_run_an_ended_workflow_again,
     bulk_actions_report_each_id_and_go_on_after_a_failure,

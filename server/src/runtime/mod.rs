@@ -89,6 +89,31 @@ pub enum Completion {
 struct Cascade {
     now: i64,
     woken: Vec<String>,
+    /// Sub-workflows whose parents' decisions cancelled their SUB_WORKFLOW tasks.
+    orphans: Vec<Orphan>,
+}
+
+/// A running sub-workflow whose parent ended: it is terminated after the parent's commit.
+#[derive(Debug, Clone)]
+struct Orphan {
+    workflow_id: String,
+    parent_status: baton_model::WorkflowStatus,
+}
+
+/// The children of the SUB_WORKFLOW tasks a decision cancelled (its workflow ended).
+fn orphans_of(decision: &Decision) -> Vec<Orphan> {
+    decision
+        .changed()
+        .filter(|task| {
+            task.task_type == baton_model::task_type::SUB_WORKFLOW
+                && task.status == baton_model::TaskStatus::Canceled
+        })
+        .filter_map(|task| task.sub_workflow_id.clone())
+        .map(|workflow_id| Orphan {
+            workflow_id,
+            parent_status: decision.workflow.status,
+        })
+        .collect()
 }
 
 impl Cascade {
@@ -96,6 +121,7 @@ impl Cascade {
         Cascade {
             now,
             woken: Vec::new(),
+            orphans: Vec::new(),
         }
     }
 
@@ -103,6 +129,7 @@ impl Cascade {
         let decision = baton_engine::apply_child_outcome(parent, update, self.now, &mut UuidIds)?;
         self.woken
             .extend(decision.pushed_queues().into_iter().map(str::to_owned));
+        self.orphans.extend(orphans_of(&decision));
         Ok(decision)
     }
 }
@@ -236,7 +263,11 @@ impl Runtime {
                     now,
                 );
                 match outcome {
-                    Ok((decision, next)) => Ok(Ok((decision, next, cascade.woken))),
+                    Ok((decision, next)) => {
+                        let mut orphans = orphans_of(&decision);
+                        orphans.extend(cascade.orphans);
+                        Ok(Ok((decision, next, cascade.woken, orphans)))
+                    }
                     Err(StoreError::NotFound(_)) => Ok(Err(Missing::Workflow)),
                     Err(StoreError::Rejected(EngineError::TaskNotFound(_))) => {
                         Ok(Err(Missing::Task))
@@ -246,7 +277,7 @@ impl Runtime {
             })
             .await?
         };
-        let (decision, next, cascaded) = match outcome {
+        let (decision, next, cascaded, orphans) = match outcome {
             Ok(done) => done,
             Err(Missing::Workflow) => {
                 return Err(ApiError::NotFound(format!(
@@ -257,6 +288,7 @@ impl Runtime {
             Err(Missing::Task) => return Err(self.explain_missing_task(&result).await),
         };
         self.wake_polls(&decision, &cascaded);
+        self.end_orphans(orphans).await;
         if !result.logs.is_empty() {
             let result = result.clone();
             self.blocking(move |store| {
@@ -371,11 +403,46 @@ impl Runtime {
     /// Applies `change` to one workflow under its lock (and a finished sub-workflow's outcome
     /// to its parent), commits it, and wakes the long polls of the queues it pushed to.
     /// An unknown workflow is Conductor's 404.
-    async fn change_workflow<F>(
+    async fn change_workflow<F>(&self, workflow_id: String, change: F) -> Result<Decision, ApiError>
+    where
+        F: FnMut(Workflow, i64) -> Result<Decision, EngineError> + Send + 'static,
+    {
+        let (decision, orphans) = self.commit_change(workflow_id, change).await?;
+        self.end_orphans(orphans).await;
+        Ok(decision)
+    }
+
+    /// Terminates the running sub-workflows whose parents ended, and theirs in turn, each in
+    /// its own transaction after the parent's. (One that ended meanwhile is left as it is.)
+    async fn end_orphans(&self, mut orphans: Vec<Orphan>) {
+        while let Some(orphan) = orphans.pop() {
+            let reason = format!(
+                "Parent workflow has been terminated with status {}",
+                orphan.parent_status
+            );
+            let terminated = self
+                .commit_change(orphan.workflow_id.clone(), move |workflow, now| {
+                    if workflow.status.is_terminal() {
+                        return Ok(Decision::unchanged(workflow));
+                    }
+                    baton_engine::operator::terminate(workflow, Some(reason.clone()), now)
+                })
+                .await;
+            match terminated {
+                Ok((_, more)) => orphans.extend(more),
+                Err(error) => {
+                    tracing::warn!(workflow_id = %orphan.workflow_id, %error, "cannot terminate a sub-workflow whose parent ended");
+                }
+            }
+        }
+    }
+
+    /// [`Runtime::change_workflow`] without ending orphans: returns them instead.
+    async fn commit_change<F>(
         &self,
         workflow_id: String,
         mut change: F,
-    ) -> Result<Decision, ApiError>
+    ) -> Result<(Decision, Vec<Orphan>), ApiError>
     where
         F: FnMut(Workflow, i64) -> Result<Decision, EngineError> + Send + 'static,
     {
@@ -390,19 +457,23 @@ impl Runtime {
                     &mut |parent, update| cascade.apply(parent, update),
                 );
                 match outcome {
-                    Ok(decision) => Ok(Some((decision, cascade.woken))),
+                    Ok(decision) => {
+                        let mut orphans = orphans_of(&decision);
+                        orphans.extend(cascade.orphans);
+                        Ok(Some((decision, cascade.woken, orphans)))
+                    }
                     Err(StoreError::NotFound(_)) => Ok(None),
                     Err(other) => Err(other),
                 }
             })
             .await?;
-        let Some((decision, cascaded)) = outcome else {
+        let Some((decision, cascaded, orphans)) = outcome else {
             return Err(ApiError::NotFound(format!(
                 "No such workflow found by id: {missing}"
             )));
         };
         self.wake_polls(&decision, &cascaded);
-        Ok(decision)
+        Ok((decision, orphans))
     }
 
     /// A task missing from the named workflow: a 400 when it belongs to another workflow,
