@@ -106,15 +106,8 @@ pub fn retry(
             )
         })
         .collect();
-    let workflow = &mut decision.workflow;
-    workflow.status = WorkflowStatus::Running;
-    workflow.reason_for_incompletion = None;
-    workflow.end_time = 0;
-    workflow.output.clear();
-    workflow.failed_reference_task_names.clear();
-    workflow.failed_task_names.clear();
-    workflow.last_retried_time = now;
-    workflow.update_time = now;
+    reopen(&mut decision.workflow, now);
+    decision.workflow.last_retried_time = now;
     for position in to_retry {
         decision.workflow.tasks[position].retried = true;
         let failed = decision.workflow.tasks[position].clone();

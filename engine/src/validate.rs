@@ -141,6 +141,22 @@ pub fn validate_workflow_def(def: &WorkflowDef) -> Vec<ValidationError> {
     errors
 }
 
+/// A fork (static or dynamic) must be followed by the JOIN that ends it.
+fn join_must_follow(def: &WorkflowDef, fork: &WorkflowTask) -> Option<ValidationError> {
+    let followed_by_join = crate::graph::following_sibling(def, &fork.task_reference_name)
+        .is_some_and(|next| next.r#type == task_type::JOIN);
+    (!followed_by_join).then(|| {
+        error(
+            "tasks",
+            format!(
+                "task {}: a {} must be followed by a JOIN",
+                fork.task_reference_name, fork.r#type
+            ),
+            None,
+        )
+    })
+}
+
 /// Whether the task's input parameters (or its embedded definition's input template) have
 /// one of `keys`.
 fn has_input(task: &WorkflowTask, keys: &[&str]) -> bool {
@@ -198,18 +214,7 @@ fn check_task_type(def: &WorkflowDef, task: &WorkflowTask) -> Vec<ValidationErro
                     None,
                 ));
             }
-            let followed_by_join = crate::graph::following_sibling(def, &task.task_reference_name)
-                .is_some_and(|next| next.r#type == task_type::JOIN);
-            if !followed_by_join {
-                errors.push(error(
-                    "tasks",
-                    format!(
-                        "task {}: a FORK_JOIN must be followed by a JOIN",
-                        task.task_reference_name
-                    ),
-                    None,
-                ));
-            }
+            errors.extend(join_must_follow(def, task));
         }
         task_type::FORK_JOIN_DYNAMIC => {
             let new_form = task.input_parameters.contains_key("forkTaskInputs");
@@ -237,18 +242,7 @@ fn check_task_type(def: &WorkflowDef, task: &WorkflowTask) -> Vec<ValidationErro
                     None,
                 ));
             }
-            let followed_by_join = crate::graph::following_sibling(def, &task.task_reference_name)
-                .is_some_and(|next| next.r#type == task_type::JOIN);
-            if !followed_by_join {
-                errors.push(error(
-                    "tasks",
-                    format!(
-                        "task {}: a FORK_JOIN_DYNAMIC must be followed by a JOIN",
-                        task.task_reference_name
-                    ),
-                    None,
-                ));
-            }
+            errors.extend(join_must_follow(def, task));
         }
         task_type::JOIN => {
             for reference in &task.join_on {
