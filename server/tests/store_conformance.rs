@@ -133,9 +133,9 @@ async fn task_definitions_upsert_and_keep_their_creation_time(db: TestDb) {
 async fn a_created_workflow_reads_back_with_its_tasks_and_queue_entries(db: TestDb) {
     let store = open(&db);
     blocking(move || {
-        let decision = new_workflow(&one_task_def("w", "x"), "wf", 0);
+        let mut decision = new_workflow(&one_task_def("w", "x"), "wf", 0);
         store
-            .create_workflow(&decision, &mut apply_to_parent)
+            .create_workflow(&mut decision, &mut apply_to_parent)
             .unwrap();
         let workflow = store.workflow("wf", true).unwrap().unwrap();
         assert_eq!(workflow, decision.workflow);
@@ -160,7 +160,7 @@ async fn a_rejected_change_writes_nothing(db: TestDb) {
     blocking(move || {
         store
             .create_workflow(
-                &new_workflow(&one_task_def("w", "x"), "wf", 0),
+                &mut new_workflow(&one_task_def("w", "x"), "wf", 0),
                 &mut apply_to_parent,
             )
             .unwrap();
@@ -193,13 +193,15 @@ async fn a_new_workflow_that_fails_to_commit_leaves_no_partial_state(db: TestDb)
     blocking(move || {
         let def = one_task_def("w", "x");
         store
-            .create_workflow(&new_workflow(&def, "first", 0), &mut apply_to_parent)
+            .create_workflow(&mut new_workflow(&def, "first", 0), &mut apply_to_parent)
             .unwrap();
         // A second workflow whose workflow row collides: its task rows and queue entry
         // must not be written either.
         let mut clash = new_workflow(&def, "second", 0);
         clash.workflow.workflow_id = "first".into();
-        assert!(store.create_workflow(&clash, &mut apply_to_parent).is_err());
+        assert!(store
+            .create_workflow(&mut clash, &mut apply_to_parent)
+            .is_err());
         assert!(store.task("second-1").unwrap().is_none());
         assert_eq!(store.queue_size("x").unwrap(), 1);
     })
@@ -211,16 +213,18 @@ async fn polls_respect_priority_visibility_and_leases(db: TestDb) {
     blocking(move || {
         let def = one_task_def("w", "x");
         store
-            .create_workflow(&new_workflow(&def, "low", 1), &mut apply_to_parent)
+            .create_workflow(&mut new_workflow(&def, "low", 1), &mut apply_to_parent)
             .unwrap();
         store
-            .create_workflow(&new_workflow(&def, "high", 50), &mut apply_to_parent)
+            .create_workflow(&mut new_workflow(&def, "high", 50), &mut apply_to_parent)
             .unwrap();
         let mut later = new_workflow(&def, "later", 99);
         if let baton_engine::QueueOp::Push { visible_at, .. } = &mut later.queue[0] {
             *visible_at = NOW + 60_000;
         }
-        store.create_workflow(&later, &mut apply_to_parent).unwrap();
+        store
+            .create_workflow(&mut later, &mut apply_to_parent)
+            .unwrap();
 
         let polled = store.poll(&spec("x", 10, Some("w1")), NOW).unwrap();
         let ids: Vec<_> = polled
@@ -268,7 +272,7 @@ async fn concurrent_pollers_receive_each_task_exactly_once(db: TestDb) {
             for i in 0..total {
                 store
                     .create_workflow(
-                        &new_workflow(&def, &format!("wf{i}"), 0),
+                        &mut new_workflow(&def, &format!("wf{i}"), 0),
                         &mut apply_to_parent,
                     )
                     .unwrap();
@@ -309,7 +313,7 @@ async fn removing_a_workflow_removes_its_tasks_queue_entries_and_logs(db: TestDb
     blocking(move || {
         store
             .create_workflow(
-                &new_workflow(&one_task_def("w", "x"), "wf", 0),
+                &mut new_workflow(&one_task_def("w", "x"), "wf", 0),
                 &mut apply_to_parent,
             )
             .unwrap();
@@ -333,10 +337,10 @@ async fn an_update_can_claim_the_next_task_in_the_same_transaction(db: TestDb) {
     blocking(move || {
         let def = one_task_def("w", "x");
         store
-            .create_workflow(&new_workflow(&def, "one", 0), &mut apply_to_parent)
+            .create_workflow(&mut new_workflow(&def, "one", 0), &mut apply_to_parent)
             .unwrap();
         store
-            .create_workflow(&new_workflow(&def, "two", 0), &mut apply_to_parent)
+            .create_workflow(&mut new_workflow(&def, "two", 0), &mut apply_to_parent)
             .unwrap();
         let (decision, next) = store
             .update_workflow_and_poll(
@@ -375,7 +379,7 @@ async fn a_failing_write_among_concurrent_writes_rolls_back_alone(db: TestDb) {
             for i in 0..40 {
                 store
                     .create_workflow(
-                        &new_workflow(&def, &format!("wf{i}"), 0),
+                        &mut new_workflow(&def, &format!("wf{i}"), 0),
                         &mut apply_to_parent,
                     )
                     .unwrap();
@@ -484,9 +488,9 @@ async fn a_large_workflow_held_in_memory_still_sees_every_change_made_elsewhere(
     let store = open(&db);
     let other_server = open(&db);
     blocking(move || {
-        let decision = new_workflow(&wide_fork(100), "wide", 0);
+        let mut decision = new_workflow(&wide_fork(100), "wide", 0);
         store
-            .create_workflow(&decision, &mut apply_to_parent)
+            .create_workflow(&mut decision, &mut apply_to_parent)
             .unwrap();
         // A first decision puts the workflow's tasks in this store's memory.
         complete_branch(store.as_ref(), 0, None);
@@ -526,9 +530,9 @@ async fn a_finished_child_settles_its_parent_in_the_same_transaction(db: TestDb)
              "subWorkflowParam": {"name": "child", "workflowDefinition": {"name": "child", "tasks": [{"name": "kid_work", "taskReferenceName": "k"}]}}},
             {"name": "parent_next", "taskReferenceName": "next"}]}))
         .unwrap();
-        let decision = new_workflow(&def, "p", 0);
+        let mut decision = new_workflow(&def, "p", 0);
         let child_id = decision.children[0].workflow.workflow_id.clone();
-        store.create_workflow(&decision, &mut apply_to_parent).unwrap();
+        store.create_workflow(&mut decision, &mut apply_to_parent).unwrap();
         assert_eq!(store.workflow(&child_id, true).unwrap().unwrap().parent_workflow_id.as_deref(), Some("p"));
         let polled = store.poll(&spec("kid_work", 1, None), NOW).unwrap();
         assert_eq!(polled.len(), 1, "the child's task was queued with the parent's start");

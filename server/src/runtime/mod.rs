@@ -187,11 +187,11 @@ impl Runtime {
         let now = now_ms();
         let workflow_id = params.workflow_id.clone();
         let definition = self.with_task_defs(definition).await?;
-        let decision = baton_engine::start_workflow(definition, params, now, &mut UuidIds)?;
+        let mut decision = baton_engine::start_workflow(definition, params, now, &mut UuidIds)?;
         let (decision, cascaded) = self
             .blocking(move |store| {
                 let mut cascade = Cascade::new(now);
-                store.create_workflow(&decision, &mut |parent, update| {
+                store.create_workflow(&mut decision, &mut |parent, update| {
                     cascade.apply(parent, update)
                 })?;
                 Ok((decision, cascade.woken))

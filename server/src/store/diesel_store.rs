@@ -618,10 +618,12 @@ impl Store for DieselStore {
         })
     }
 
-    fn create_workflow(&self, decision: &Decision, cascade: ParentCascade<'_>) -> StoreResult<()> {
-        // Serializing sets the tasks aside for a moment, so it needs its own copy.
-        let mut decision = decision.clone();
-        self.write(|conn| save_decision(conn, &mut decision, None, cascade))
+    fn create_workflow(
+        &self,
+        decision: &mut Decision,
+        cascade: ParentCascade<'_>,
+    ) -> StoreResult<()> {
+        self.write(|conn| save_decision(conn, decision, None, cascade))
     }
 
     fn workflow(&self, workflow_id: &str, include_tasks: bool) -> StoreResult<Option<Workflow>> {

@@ -87,8 +87,13 @@ pub trait Store: Send + Sync + 'static {
 
     // Executions.
     /// Inserts a new workflow with the tasks and queue entries of its first decision (and the
-    /// workflows that decision starts).
-    fn create_workflow(&self, decision: &Decision, cascade: ParentCascade<'_>) -> StoreResult<()>;
+    /// workflows that decision starts). Mutable because serializing the workflow row sets its
+    /// tasks aside for a moment; the decision is unchanged afterwards.
+    fn create_workflow(
+        &self,
+        decision: &mut Decision,
+        cascade: ParentCascade<'_>,
+    ) -> StoreResult<()>;
     fn workflow(&self, workflow_id: &str, include_tasks: bool) -> StoreResult<Option<Workflow>>;
     /// Loads the workflow under its lock, runs `change`, and commits the decision it returns,
     /// all in one transaction. `NotFound` when there is no such workflow.
