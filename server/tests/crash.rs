@@ -263,7 +263,7 @@ async fn assert_load_completed_exactly_once(
         let mut running = Vec::new();
         for id in pending {
             let workflow = client.get_workflow(&id, false).await.ok();
-            if workflow.map_or(true, |w| !w.status.is_terminal()) {
+            if workflow.is_none_or(|w| !w.status.is_terminal()) {
                 running.push(id);
             }
         }
