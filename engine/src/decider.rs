@@ -16,10 +16,12 @@ use serde_json::Value;
 
 use crate::decision::ParentUpdate;
 use crate::expression::resolve_map;
+use crate::failure_workflow::{end_in_failure, Failure};
 use crate::graph::{base_reference, loop_around, next_task};
 use crate::roots::WorkflowRoots;
 use crate::schedule::{fail_task, schedule_task, task_def_of, Schedule};
 use crate::script::{self, ScriptLimits};
+use crate::timeouts::total_deadline;
 use crate::validate::is_system_task;
 use crate::{Decision, EngineError, IdSource, QueueOp};
 
@@ -170,14 +172,17 @@ fn process_finished_tasks(
         decision.touch(&task.task_id);
         if task.status.is_successful() {
             if task.task_type == task_type::TERMINATE {
-                terminate_workflow(decision, &task, now);
+                terminate_workflow(decision, &task, now, ids);
                 return;
             }
             schedule_next(decision, definition, &task, now, ids);
             continue;
         }
         let workflow_task = task.workflow_task.clone().unwrap_or_default();
-        if let Some(delay_seconds) = retry_delay(&task, &workflow_task) {
+        // Once totalTimeoutSeconds has passed, no attempt follows.
+        let out_of_time =
+            total_deadline(&decision.workflow.tasks, &task).is_some_and(|at| now >= at);
+        if let Some(delay_seconds) = retry_delay(&task, &workflow_task).filter(|_| !out_of_time) {
             decision.workflow.tasks[position - 1].retried = true;
             let retry = Schedule {
                 workflow_task: &workflow_task,
@@ -193,7 +198,7 @@ fn process_finished_tasks(
             schedule_next(decision, definition, &task, now, ids);
             continue;
         }
-        fail_workflow(decision, &task, now);
+        fail_workflow(decision, &task, now, ids);
         return;
     }
 }
@@ -330,14 +335,16 @@ fn complete_ready_joins(decision: &mut Decision, now: i64) -> bool {
     any
 }
 
-/// Ends the workflow as a TERMINATE task says: its status, reason and output.
-fn terminate_workflow(decision: &mut Decision, task: &Task, now: i64) {
+/// Ends the workflow as a TERMINATE task says: its status, reason and output. FAILED and
+/// TERMINATED start the failure workflow.
+fn terminate_workflow(decision: &mut Decision, task: &Task, now: i64, ids: &mut dyn IdSource) {
     let status = match task
         .input_data
         .get("terminationStatus")
         .and_then(Value::as_str)
     {
         Some("FAILED") => WorkflowStatus::Failed,
+        Some("TERMINATED") => WorkflowStatus::Terminated,
         _ => WorkflowStatus::Completed,
     };
     let reason = task
@@ -345,12 +352,25 @@ fn terminate_workflow(decision: &mut Decision, task: &Task, now: i64) {
         .get("terminationReason")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    finish_workflow(decision, status, reason, now);
-    if let Some(Value::Object(output)) = task.input_data.get("workflowOutput") {
-        if !output.is_empty() {
-            decision.workflow.output = output.clone();
+    let output = match task.input_data.get("workflowOutput") {
+        Some(Value::Object(output)) if !output.is_empty() => Some(output.clone()),
+        _ => None,
+    };
+    if status == WorkflowStatus::Completed {
+        finish_workflow(decision, status, reason, now);
+        if let Some(output) = output {
+            decision.workflow.output = output;
         }
+        return;
     }
+    // The failure workflow's input sees the output the TERMINATE task set.
+    let failure = Failure {
+        status,
+        reason,
+        failed_task_id: Some(&task.task_id),
+        output,
+    };
+    end_in_failure(decision, failure, now, ids);
 }
 
 fn schedule_next(
@@ -589,13 +609,29 @@ fn retry_delay(task: &Task, workflow_task: &WorkflowTask) -> Option<i64> {
     Some(if cap > 0 { delay.min(cap) } else { delay })
 }
 
-/// Fails the workflow because `task` failed for good, and cancels what still runs.
-fn fail_workflow(decision: &mut Decision, task: &Task, now: i64) {
-    let reason = task
-        .reason_for_incompletion
-        .clone()
-        .filter(|reason| !reason.is_empty())
-        .unwrap_or_else(|| format!("Task {} failed with status: {}", task.task_id, task.status));
+/// Fails the workflow because `task` failed for good, and cancels what still runs. As in
+/// Conductor, a task that timed out times the workflow out, and a cancelled one terminates it.
+fn fail_workflow(decision: &mut Decision, task: &Task, now: i64, ids: &mut dyn IdSource) {
+    let total_timeout = total_deadline(&decision.workflow.tasks, task)
+        .filter(|at| now >= *at)
+        .map(|at| {
+            let limit = task
+                .workflow_task
+                .as_deref()
+                .map_or(0, |t| task_def_of(t).total_timeout_seconds);
+            (limit, (now - at) / 1000 + limit)
+        });
+    let reason = match total_timeout {
+        Some((limit, elapsed)) => format!(
+            "Task {}/{} exceeded total timeout of {limit} seconds (elapsed {elapsed} seconds across all attempts). No further retries will be attempted.",
+            task.task_id, task.task_def_name
+        ),
+        None => task
+            .reason_for_incompletion
+            .clone()
+            .filter(|reason| !reason.is_empty())
+            .unwrap_or_else(|| format!("Task {} failed with status: {}", task.task_id, task.status)),
+    };
     decision
         .workflow
         .failed_reference_task_names
@@ -604,7 +640,18 @@ fn fail_workflow(decision: &mut Decision, task: &Task, now: i64) {
         .workflow
         .failed_task_names
         .insert(task.task_def_name.clone());
-    finish_workflow(decision, WorkflowStatus::Failed, Some(reason), now);
+    let status = match task.status {
+        TaskStatus::TimedOut => WorkflowStatus::TimedOut,
+        TaskStatus::Canceled => WorkflowStatus::Terminated,
+        _ => WorkflowStatus::Failed,
+    };
+    let failure = Failure {
+        status,
+        reason: Some(reason),
+        failed_task_id: Some(&task.task_id),
+        output: None,
+    };
+    end_in_failure(decision, failure, now, ids);
 }
 
 /// Ends the workflow: cancels tasks still running, sets status, output and end time.

@@ -13,6 +13,7 @@
 mod decider;
 mod decision;
 pub mod expression;
+mod failure_workflow;
 mod graph;
 mod ids;
 pub mod operator;
@@ -29,6 +30,7 @@ use baton_model::Task;
 
 pub use decider::{decide, start_workflow, StartParams};
 pub use decision::{Decision, EventMessage, ParentUpdate, QueueOp};
+pub use failure_workflow::FAILURE_WORKFLOW_OUTPUT;
 pub use ids::{IdSource, SequentialIds};
 pub use sub_workflow::apply_child_outcome;
 pub use task_result::{apply_task_result, complete_pending_task, signal_waiting_task};

@@ -8,13 +8,16 @@
 //! - `timeoutSeconds` bounds a task's time IN_PROGRESS, `pollTimeoutSeconds` its time waiting
 //!   for a poll; `timeoutPolicy` RETRY times the task out (the retry logic applies),
 //!   TIME_OUT_WF times the workflow out, ALERT_ONLY changes nothing.
+//! - `totalTimeoutSeconds` bounds all attempts of a task together, retry delays included,
+//!   counted from the first attempt's scheduling; once it has passed, the task is not retried.
 //! - The workflow's own `timeoutSeconds` with policy TIME_OUT_WF times the whole workflow out.
 
 use baton_model::{
     task_type, Task, TaskStatus, TaskTimeoutPolicy, Workflow, WorkflowStatus, WorkflowTimeoutPolicy,
 };
 
-use crate::decider::{decide_into, finish_workflow};
+use crate::decider::decide_into;
+use crate::failure_workflow::{end_in_failure, Failure};
 use crate::schedule::task_def_of;
 use crate::validate::is_system_task;
 use crate::{Decision, EngineError, IdSource, QueueOp};
@@ -37,14 +40,51 @@ enum Expired {
     Run(i64, TaskTimeoutPolicy),
     /// SCHEDULED and not polled within `pollTimeoutSeconds`.
     Poll(i64, TaskTimeoutPolicy),
+    /// All attempts together took longer than `totalTimeoutSeconds`: (limit, elapsed) seconds.
+    Total(i64, i64, TaskTimeoutPolicy),
 }
 
-/// The timeout of `task` that has passed at `now`, if any.
-fn expired(task: &Task, now: i64) -> Option<Expired> {
+/// When the first attempt of `task` was scheduled, following `retriedTaskId` back through
+/// the workflow's `tasks`.
+pub(crate) fn first_scheduled_time(tasks: &[Task], task: &Task) -> i64 {
+    let mut first = task;
+    // Each hop goes to an earlier attempt; the bound guards against a malformed chain.
+    for _ in 0..tasks.len() {
+        let Some(previous) = first
+            .retried_task_id
+            .as_deref()
+            .and_then(|id| tasks.iter().find(|t| t.task_id == id))
+        else {
+            break;
+        };
+        first = previous;
+    }
+    first.scheduled_time
+}
+
+/// When `task`'s `totalTimeoutSeconds` runs out, if it has one.
+pub(crate) fn total_deadline(tasks: &[Task], task: &Task) -> Option<i64> {
+    let def = task_def_of(task.workflow_task.as_deref()?);
+    (def.total_timeout_seconds > 0)
+        .then(|| first_scheduled_time(tasks, task) + def.total_timeout_seconds * 1000)
+}
+
+/// The timeout of `task` (one of `tasks`) that has passed at `now`, if any.
+fn expired(tasks: &[Task], task: &Task, now: i64) -> Option<Expired> {
     if task.status.is_terminal() || !is_polled_work(task) {
         return None;
     }
     let def = task_def_of(task.workflow_task.as_deref()?);
+    if def.timeout_policy != TaskTimeoutPolicy::AlertOnly {
+        if let Some(deadline) = total_deadline(tasks, task).filter(|at| now >= *at) {
+            let elapsed = (now - deadline) / 1000 + def.total_timeout_seconds;
+            return Some(Expired::Total(
+                def.total_timeout_seconds,
+                elapsed,
+                def.timeout_policy,
+            ));
+        }
+    }
     match task.status {
         TaskStatus::InProgress => {
             if def.timeout_seconds > 0
@@ -89,7 +129,7 @@ pub fn next_check_at(workflow: &Workflow) -> Option<i64> {
             if def.timeout_policy == TaskTimeoutPolicy::AlertOnly {
                 return None;
             }
-            match task.status {
+            let own = match task.status {
                 TaskStatus::InProgress if def.timeout_seconds > 0 => {
                     Some(task.start_time + def.timeout_seconds * 1000)
                 }
@@ -98,7 +138,10 @@ pub fn next_check_at(workflow: &Workflow) -> Option<i64> {
                     .filter(|seconds| *seconds > 0)
                     .map(|seconds| task.scheduled_time + i64::from(seconds) * 1000),
                 _ => None,
-            }
+            };
+            own.into_iter()
+                .chain(total_deadline(&workflow.tasks, task))
+                .min()
         });
     own.into_iter().chain(tasks).min()
 }
@@ -114,7 +157,10 @@ pub fn sweep(
     if decision.workflow.status == WorkflowStatus::Paused {
         // Nothing times out while paused; expired leases are pushed back to look again later.
         for task in &decision.workflow.tasks {
-            if matches!(expired(task, now), Some(Expired::Response(_))) {
+            if matches!(
+                expired(&decision.workflow.tasks, task, now),
+                Some(Expired::Response(_))
+            ) {
                 decision.queue.push(QueueOp::ExtendLease {
                     task_id: task.task_id.clone(),
                     leased_until: crate::lease_deadline(task, now),
@@ -137,14 +183,20 @@ pub fn sweep(
                 (now - decision.workflow.create_time) / 1000,
                 def.timeout_seconds
             );
-            finish_workflow(&mut decision, WorkflowStatus::TimedOut, Some(reason), now);
+            let failure = Failure {
+                status: WorkflowStatus::TimedOut,
+                reason: Some(reason),
+                failed_task_id: None,
+                output: None,
+            };
+            end_in_failure(&mut decision, failure, now, ids);
             return Ok(decision);
         }
     }
     let mut times_out_workflow = None;
     for position in 0..decision.workflow.tasks.len() {
         let task = &decision.workflow.tasks[position];
-        let Some(expiry) = expired(task, now) else {
+        let Some(expiry) = expired(&decision.workflow.tasks, task, now) else {
             continue;
         };
         let (reason, policy) = match expiry {
@@ -160,6 +212,10 @@ pub fn sweep(
                 format!("Task poll timed out after {} seconds. Poll timeout configured as {seconds} seconds. Timeout policy configured to {policy}", (now - task.scheduled_time) / 1000),
                 policy,
             ),
+            Expired::Total(seconds, elapsed, policy) => (
+                format!("Task {}/{} exceeded total timeout of {seconds} seconds (elapsed {elapsed} seconds across all attempts including retry delays). Timeout policy: {policy}", task.task_def_name, task.task_id),
+                policy,
+            ),
         };
         let task = &mut decision.workflow.tasks[position];
         task.status = TaskStatus::TimedOut;
@@ -168,13 +224,21 @@ pub fn sweep(
         task.update_time = now;
         let task_id = task.task_id.clone();
         decision.touch(&task_id);
-        decision.queue.push(QueueOp::Remove { task_id });
+        decision.queue.push(QueueOp::Remove {
+            task_id: task_id.clone(),
+        });
         if policy == TaskTimeoutPolicy::TimeOutWf && times_out_workflow.is_none() {
-            times_out_workflow = Some(reason);
+            times_out_workflow = Some((reason, task_id));
         }
     }
-    if let Some(reason) = times_out_workflow {
-        finish_workflow(&mut decision, WorkflowStatus::TimedOut, Some(reason), now);
+    if let Some((reason, task_id)) = times_out_workflow {
+        let failure = Failure {
+            status: WorkflowStatus::TimedOut,
+            reason: Some(reason),
+            failed_task_id: Some(&task_id),
+            output: None,
+        };
+        end_in_failure(&mut decision, failure, now, ids);
         return Ok(decision);
     }
     decide_into(&mut decision, now, ids)?;

@@ -163,3 +163,69 @@ fn waits_and_finished_workflows_never_time_out() {
         .unwrap()
         .is_noop());
 }
+
+#[test]
+fn total_timeout_spans_every_attempt_and_retry_delay_then_stops_retrying() {
+    let def = timed(
+        json!({"totalTimeoutSeconds": 30, "retryCount": 5, "retryDelaySeconds": 10,
+               "timeoutPolicy": "RETRY"}),
+        json!({}),
+    );
+    let (mut run, _) = Run::start(def, json!({}));
+    assert_eq!(next_check_at(&run.workflow), Some(T0 + 30_000));
+
+    // The first attempt fails at T0 + 1 s; the retry waits 10 s and keeps the first clock.
+    run.report("slow", TaskResultStatus::Failed, json!({}));
+    let retry = run.task("slow").clone();
+    assert_eq!(retry.retry_count, 1);
+    assert_eq!(next_check_at(&run.workflow), Some(T0 + 30_000));
+    assert!(sweep(run.workflow.clone(), T0 + 29_999, &mut run.ids)
+        .unwrap()
+        .is_noop());
+
+    // At T0 + 31 s the retry, still waiting, has used up the budget: timed out, not retried.
+    let decision = sweep(run.workflow.clone(), T0 + 31_000, &mut run.ids).unwrap();
+    let timed_out = decision.workflow.task_by_ref_name("slow").unwrap();
+    assert_eq!(timed_out.task_id, retry.task_id);
+    assert_eq!(timed_out.status, TaskStatus::TimedOut);
+    assert_eq!(
+        timed_out.reason_for_incompletion.as_deref(),
+        Some(format!("Task slow/{} exceeded total timeout of 30 seconds (elapsed 31 seconds across all attempts including retry delays). Timeout policy: RETRY", retry.task_id).as_str())
+    );
+    assert_eq!(decision.workflow.tasks.len(), 2, "no third attempt");
+    assert_eq!(decision.workflow.status, WorkflowStatus::TimedOut);
+    assert_eq!(
+        decision.workflow.reason_for_incompletion.as_deref(),
+        Some(format!("Task {}/slow exceeded total timeout of 30 seconds (elapsed 31 seconds across all attempts). No further retries will be attempted.", retry.task_id).as_str())
+    );
+}
+
+#[test]
+fn a_failure_after_the_total_timeout_fails_the_workflow_without_a_retry() {
+    let def = timed(
+        json!({"totalTimeoutSeconds": 5, "retryCount": 3, "retryDelaySeconds": 0}),
+        json!({}),
+    );
+    let (mut run, _) = Run::start(def, json!({}));
+    run.now = T0 + 9_000;
+    let decision = run.report("slow", TaskResultStatus::Failed, json!({}));
+    assert_eq!(decision.workflow.tasks.len(), 1);
+    assert_eq!(decision.workflow.status, WorkflowStatus::Failed);
+    assert!(decision
+        .workflow
+        .reason_for_incompletion
+        .as_deref()
+        .unwrap()
+        .ends_with("exceeded total timeout of 5 seconds (elapsed 10 seconds across all attempts). No further retries will be attempted."));
+}
+
+#[test]
+fn a_task_that_times_out_for_good_times_the_workflow_out() {
+    let mut run = polled(timed(
+        json!({"responseTimeoutSeconds": 10, "retryCount": 0}),
+        json!({}),
+    ));
+    let decision = sweep(run.workflow.clone(), T0 + 11_000, &mut run.ids).unwrap();
+    assert_eq!(decision.workflow.tasks.len(), 1);
+    assert_eq!(decision.workflow.status, WorkflowStatus::TimedOut);
+}

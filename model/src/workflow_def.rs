@@ -129,6 +129,11 @@ pub struct WorkflowDef {
     pub input_template: JsonMap,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_workflow_version: Option<i32>,
+    /// Baton's own: the `failureWorkflow`'s definition, embedded when a workflow starts so the
+    /// engine can start it in the same transaction that fails the workflow. The server sets
+    /// it; a value in a registered definition is dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_workflow_definition: Option<Box<WorkflowDef>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workflow_status_listener_sink: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -179,6 +184,7 @@ impl Default for WorkflowDef {
             variables: JsonMap::new(),
             input_template: JsonMap::new(),
             failure_workflow_version: None,
+            failure_workflow_definition: None,
             workflow_status_listener_sink: None,
             rate_limit_config: None,
             input_schema: None,

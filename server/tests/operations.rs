@@ -505,7 +505,73 @@ async fn a_parent_that_ends_takes_its_running_sub_workflows_with_it(db: TestDb) 
     );
 }
 
+async fn a_failed_workflow_starts_its_failure_workflow_and_records_its_id(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    register_one_step(client, "on_failure_a", "cleanup_a").await;
+    register_one_step(client, "on_failure_b", "cleanup_b").await;
+    let task_def = serde_json::from_value(json!({"name": "charge", "retryCount": 0})).unwrap();
+    client.register_task_defs(&[task_def]).await.unwrap();
+    // The failure workflow is named by the start input, in Conductor's `$workflow.input.x`
+    // form. A definition sent with an embedded failure definition has it dropped.
+    let def: WorkflowDef = serde_json::from_value(json!({"name": "checkout",
+        "failureWorkflow": "$workflow.input.onFailure",
+        "failureWorkflowDefinition": {"name": "smuggled", "tasks": []},
+        "tasks": [{"name": "charge", "taskReferenceName": "charge"}]}))
+    .unwrap();
+    client.register_workflow_def(&def, true).await.unwrap();
+    let registered = client.get_workflow_def("checkout", None).await.unwrap();
+    assert!(registered.failure_workflow_definition.is_none());
+
+    let input = map(json!({"onFailure": "on_failure_b", "cart": 7}));
+    let id = client
+        .start_workflow_by_name("checkout", None, Some("order-7"), None, &input)
+        .await
+        .unwrap();
+    let charge = poll_one(client, "charge").await;
+    client
+        .update_task(&result(&charge, TaskResultStatus::Failed, json!({})))
+        .await
+        .unwrap();
+
+    let failed = client.get_workflow(&id, true).await.unwrap();
+    assert_eq!(failed.status, WorkflowStatus::Failed);
+    let failure_id = failed.output["conductor.failure_workflow"]
+        .as_str()
+        .expect("the failure workflow's id")
+        .to_owned();
+    let failure = client.get_workflow(&failure_id, true).await.unwrap();
+    assert_eq!(failure.workflow_name(), Some("on_failure_b"));
+    assert_eq!(failure.status, WorkflowStatus::Running);
+    assert_eq!(failure.correlation_id.as_deref(), Some("order-7"));
+    assert_eq!(failure.input["workflowId"], json!(id));
+    assert_eq!(failure.input["cart"], json!(7));
+    assert_eq!(failure.input["failureStatus"], json!("FAILED"));
+    assert_eq!(failure.input["failureTaskId"], json!(charge.task_id));
+    assert_eq!(failure.input["failedWorkflow"]["workflowId"], json!(id));
+    // It was queued with the failure, in the same transaction.
+    let cleanup = poll_one(client, "cleanup_b").await;
+    assert_eq!(cleanup.workflow_instance_id, failure_id);
+
+    // An operator's terminate starts nothing.
+    let id = client
+        .start_workflow_by_name("checkout", None, None, None, &input)
+        .await
+        .unwrap();
+    client
+        .terminate_workflow(&id, Some("by hand"))
+        .await
+        .unwrap();
+    let terminated = client.get_workflow(&id, false).await.unwrap();
+    assert!(terminated
+        .output
+        .get("conductor.failure_workflow")
+        .is_none());
+    assert_eq!(client.queue_size("cleanup_b", None).await.unwrap(), 0);
+}
+
 on_both_backends!(
+    a_failed_workflow_starts_its_failure_workflow_and_records_its_id,
     a_parent_that_ends_takes_its_running_sub_workflows_with_it,
     a_skipped_branch_task_lets_its_join_complete,
     restart_and_rerun_run_an_ended_workflow_again,

@@ -159,7 +159,9 @@ async fn register_workflow_def(
     def: web::Json<WorkflowDef>,
 ) -> Result<HttpResponse, ApiError> {
     let overwrite = Params::of(&req)?.bool_or("overwrite", false)?;
-    let def = def.into_inner();
+    let mut def = def.into_inner();
+    // Set by the server when a workflow starts, never registered.
+    def.failure_workflow_definition = None;
     // As in Conductor, an existing (name, version) is a conflict before anything is validated.
     if !def.name.trim().is_empty() && !overwrite {
         let (name, version) = (def.name.clone(), def.version);
@@ -188,7 +190,10 @@ async fn update_workflow_defs(
     runtime: web::Data<Runtime>,
     defs: web::Json<Vec<WorkflowDef>>,
 ) -> Result<HttpResponse, ApiError> {
-    let defs = defs.into_inner();
+    let mut defs = defs.into_inner();
+    for def in &mut defs {
+        def.failure_workflow_definition = None;
+    }
     check_list(
         &defs,
         "updateWorkflowDef.arg0",

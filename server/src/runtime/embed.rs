@@ -3,7 +3,9 @@
 //! its SUB_WORKFLOW and START_WORKFLOW tasks name, recursively. The engine then never looks
 //! anything up, and a running workflow keeps the definitions it started with.
 
-use baton_model::{task_type, SubWorkflowDefinition, SubWorkflowParams, WorkflowDef, WorkflowTask};
+use baton_model::{
+    task_type, JsonMap, SubWorkflowDefinition, SubWorkflowParams, WorkflowDef, WorkflowTask,
+};
 
 use crate::store::{Store, StoreResult};
 
@@ -18,18 +20,22 @@ pub enum EmbedError {
     TooDeep(String),
 }
 
-/// Embeds task definitions and sub-workflow definitions into `definition`.
+/// Embeds task definitions, sub-workflow definitions and failure workflow definitions into
+/// `definition`. `input` is the workflow's input, which may name its failure workflow
+/// (`$workflow.input.<key>`).
 pub fn embed_definitions(
     store: &dyn Store,
     definition: WorkflowDef,
+    input: Option<&JsonMap>,
 ) -> StoreResult<Result<WorkflowDef, EmbedError>> {
-    embed(store, definition, &mut Vec::new())
+    embed(store, definition, &mut Vec::new(), input)
 }
 
 fn embed(
     store: &dyn Store,
     mut definition: WorkflowDef,
     path: &mut Vec<String>,
+    input: Option<&JsonMap>,
 ) -> StoreResult<Result<WorkflowDef, EmbedError>> {
     if path.contains(&definition.name) {
         return Ok(Err(EmbedError::Cycle(format!(
@@ -74,6 +80,9 @@ fn embed(
         }
     });
     outcome?;
+    if failure.is_none() {
+        embed_failure_workflow(store, &mut definition, path, input)?;
+    }
     path.pop();
     Ok(match failure {
         Some(error) => Err(error),
@@ -90,7 +99,7 @@ fn load(
     path: &mut Vec<String>,
 ) -> StoreResult<Result<Option<WorkflowDef>, EmbedError>> {
     match store.workflow_def(name, version)? {
-        Some(child) => Ok(embed(store, child, path)?.map(Some)),
+        Some(child) => Ok(embed(store, child, path, None)?.map(Some)),
         None => Ok(Ok(None)),
     }
 }
@@ -106,7 +115,7 @@ fn embed_sub_workflow(
     match params.workflow_definition.take() {
         Some(SubWorkflowDefinition::Definition(inline)) => {
             // Inline definitions get their own tasks' definitions embedded too.
-            match embed(store, *inline, path)? {
+            match embed(store, *inline, path, None)? {
                 Ok(child) => {
                     params.workflow_definition =
                         Some(SubWorkflowDefinition::Definition(Box::new(child)))
@@ -207,6 +216,41 @@ fn embed_as_sub_workflow_param(
         Ok(None) => Ok(Ok(())),
         Err(error) => Ok(Err(error)),
     }
+}
+
+/// Embeds the definition's `failureWorkflow` (any value sent in is dropped). One that is not
+/// registered, or that leads back to a workflow being embedded, is left out: the workflow
+/// still runs, and should it fail, its output says the failure workflow did not start.
+fn embed_failure_workflow(
+    store: &dyn Store,
+    definition: &mut WorkflowDef,
+    path: &mut Vec<String>,
+    input: Option<&JsonMap>,
+) -> StoreResult<()> {
+    definition.failure_workflow_definition = None;
+    let Some(name) = definition.failure_workflow.as_deref() else {
+        return Ok(());
+    };
+    // Conductor's parameterised form: `$workflow.input.<key>` (no braces).
+    let name = if name.starts_with('$') {
+        let key = name.split('.').nth(2).unwrap_or_default();
+        match input
+            .and_then(|input| input.get(key))
+            .and_then(|v| v.as_str())
+        {
+            Some(name) => name.to_owned(),
+            None => return Ok(()),
+        }
+    } else {
+        name.to_owned()
+    };
+    if name.is_empty() || path.contains(&name) {
+        return Ok(());
+    }
+    if let Ok(Some(failure)) = load(store, &name, definition.failure_workflow_version, path)? {
+        definition.failure_workflow_definition = Some(Box::new(failure));
+    }
+    Ok(())
 }
 
 /// Calls `visit` on every task of a definition, nested ones included.

@@ -186,7 +186,9 @@ impl Runtime {
     ) -> Result<String, ApiError> {
         let now = now_ms();
         let workflow_id = params.workflow_id.clone();
-        let definition = self.with_task_defs(definition).await?;
+        let definition = self
+            .with_task_defs(definition, Some(params.input.clone()))
+            .await?;
         let mut decision = baton_engine::start_workflow(definition, params, now, &mut UuidIds)?;
         let (decision, cascaded) = self
             .blocking(move |store| {
@@ -202,10 +204,15 @@ impl Runtime {
     }
 
     /// Embeds what the engine will need into the definition (task definitions, the
-    /// definitions of sub-workflows), as it stands now.
-    async fn with_task_defs(&self, definition: WorkflowDef) -> Result<WorkflowDef, ApiError> {
+    /// definitions of sub-workflows and failure workflows), as it stands now. `input` is the
+    /// workflow's input, which may name its failure workflow.
+    async fn with_task_defs(
+        &self,
+        definition: WorkflowDef,
+        input: Option<JsonMap>,
+    ) -> Result<WorkflowDef, ApiError> {
         match self
-            .blocking(move |store| embed::embed_definitions(store, definition))
+            .blocking(move |store| embed::embed_definitions(store, definition, input.as_ref()))
             .await?
         {
             Ok(definition) => Ok(definition),
@@ -384,7 +391,7 @@ impl Runtime {
     /// The latest registered version of a workflow's definition, prepared to run.
     async fn latest_definition_of(&self, workflow_id: &str) -> Result<WorkflowDef, ApiError> {
         let lookup = workflow_id.to_owned();
-        let definition = self
+        let (definition, input) = self
             .blocking(move |store| {
                 let Some(workflow) = store.workflow(&lookup, false)? else {
                     return Ok(Err(ApiError::NotFound(format!(
@@ -392,12 +399,15 @@ impl Runtime {
                     ))));
                 };
                 let name = workflow.workflow_name().unwrap_or_default().to_owned();
-                Ok(store.workflow_def(&name, None)?.ok_or_else(|| {
-                    ApiError::NotFound(format!("Unable to find latest definition for {lookup}"))
-                }))
+                Ok(store
+                    .workflow_def(&name, None)?
+                    .map(|definition| (definition, workflow.input))
+                    .ok_or_else(|| {
+                        ApiError::NotFound(format!("Unable to find latest definition for {lookup}"))
+                    }))
             })
             .await??;
-        self.with_task_defs(definition).await
+        self.with_task_defs(definition, Some(input)).await
     }
 
     /// Applies `change` to one workflow under its lock (and a finished sub-workflow's outcome
