@@ -558,7 +558,130 @@ async fn a_finished_child_settles_its_parent_in_the_same_transaction(db: TestDb)
     .await
 }
 
+/// Creates `count` one-task workflows of `task` (ids `<task><i>`).
+fn queue_workflows(store: &Arc<dyn Store>, task: &str, count: usize) {
+    let def = one_task_def(&format!("w_{task}"), task);
+    for i in 0..count {
+        store
+            .create_workflow(
+                &mut new_workflow(&def, &format!("{task}{i}"), 0),
+                &mut apply_to_parent,
+            )
+            .unwrap();
+    }
+}
+
+async fn concurrency_and_rate_limits_hold_across_servers(db: TestDb) {
+    // Two stores on one PostgreSQL database: two servers. (SQLite serves one server, whose
+    // writes go through its single writer.)
+    let first = open(&db);
+    let second = if db.is_postgres() {
+        open(&db)
+    } else {
+        first.clone()
+    };
+    {
+        let first = first.clone();
+        blocking(move || {
+            let limited: TaskDef =
+                serde_json::from_value(json!({"name": "limited", "concurrentExecLimit": 3}))
+                    .unwrap();
+            let rated: TaskDef = serde_json::from_value(
+                json!({"name": "rated", "rateLimitPerFrequency": 4, "rateLimitFrequencyInSeconds": 60}),
+            )
+            .unwrap();
+            first.upsert_task_defs(&[limited, rated], NOW).unwrap();
+            queue_workflows(&first, "limited", 10);
+            queue_workflows(&first, "rated", 10);
+        })
+        .await;
+    }
+
+    // Eight pollers on two servers race for the limited type: three tasks in all.
+    let pollers: Vec<_> = (0..8)
+        .map(|worker| {
+            let store = if worker % 2 == 0 { &first } else { &second }.clone();
+            tokio::task::spawn_blocking(move || {
+                store
+                    .poll(&spec("limited", 2, Some(&format!("w{worker}"))), NOW)
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut running = Vec::new();
+    for poller in pollers {
+        running.extend(poller.await.unwrap());
+    }
+    assert_eq!(running.len(), 3, "concurrentExecLimit 3");
+
+    blocking(move || {
+        // A finished task frees its slot, and only that one.
+        let done = &running[0];
+        let result = baton_model::TaskResult {
+            workflow_instance_id: done.workflow_instance_id.clone(),
+            task_id: done.task_id.clone(),
+            status: Some(baton_model::TaskResultStatus::Completed),
+            ..Default::default()
+        };
+        second
+            .update_workflow(
+                &done.workflow_instance_id,
+                &mut |workflow| {
+                    baton_engine::apply_task_result(
+                        workflow,
+                        &result,
+                        NOW,
+                        &mut SequentialIds::new("r"),
+                    )
+                },
+                &mut apply_to_parent,
+            )
+            .unwrap();
+        assert_eq!(
+            second.poll(&spec("limited", 5, None), NOW).unwrap().len(),
+            1
+        );
+        assert!(first
+            .poll(&spec("limited", 5, None), NOW)
+            .unwrap()
+            .is_empty());
+
+        // Four per minute, counted across both servers; the next window lets four more out.
+        assert_eq!(first.poll(&spec("rated", 3, None), NOW).unwrap().len(), 3);
+        assert_eq!(
+            second.poll(&spec("rated", 3, None), NOW + 1).unwrap().len(),
+            1
+        );
+        assert!(first
+            .poll(&spec("rated", 3, None), NOW + 59_999)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            second
+                .poll(&spec("rated", 9, None), NOW + 60_000)
+                .unwrap()
+                .len(),
+            4
+        );
+
+        // A definition without limits lifts them.
+        first
+            .upsert_task_defs(&[TaskDef::new("limited"), TaskDef::new("rated")], NOW)
+            .unwrap();
+        assert_eq!(first.poll(&spec("limited", 9, None), NOW).unwrap().len(), 6);
+        assert_eq!(
+            first
+                .poll(&spec("rated", 9, None), NOW + 60_001)
+                .unwrap()
+                .len(),
+            2
+        );
+    })
+    .await
+}
+
 on_both_backends!(
+    concurrency_and_rate_limits_hold_across_servers,
     a_finished_child_settles_its_parent_in_the_same_transaction,
     a_failing_write_among_concurrent_writes_rolls_back_alone,
     an_update_can_claim_the_next_task_in_the_same_transaction,

@@ -22,6 +22,9 @@ pub use notifier::QueueNotifier;
 /// The longest a batch poll may wait, as in Conductor.
 pub const MAX_POLL_TIMEOUT_MS: u64 = 5000;
 
+/// How often a long poll looks again at a queue whose tasks its type's limits hold back.
+const LIMITED_RECHECK_MS: i64 = 100;
+
 /// Fresh ids for workflows and tasks: random UUIDs, as Conductor uses.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct UuidIds;
@@ -533,10 +536,17 @@ impl Runtime {
             if !tasks.is_empty() || tokio::time::Instant::now() >= deadline {
                 return Ok(tasks);
             }
-            // Also wake when a delayed entry becomes visible.
+            // Also wake when a delayed entry becomes visible. An entry visible already but
+            // not handed out is held back by the type's limits: look again a little later
+            // (a slot may free up on another server, which cannot wake this one).
             let wake_at = next_visible
                 .map(|in_ms| {
-                    tokio::time::Instant::now() + Duration::from_millis(in_ms.max(1) as u64)
+                    let in_ms = if in_ms <= 0 {
+                        LIMITED_RECHECK_MS
+                    } else {
+                        in_ms
+                    };
+                    tokio::time::Instant::now() + Duration::from_millis(in_ms as u64)
                 })
                 .map_or(deadline, |at| at.min(deadline));
             tokio::select! {

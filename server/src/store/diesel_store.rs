@@ -21,6 +21,7 @@ use super::schema::{
     event_messages, poll_data, queue_entries, task_defs, task_logs, tasks, workflow_defs, workflows,
 };
 use super::task_cache::{CachedTasks, TaskCache, MIN_CACHED_TASKS};
+use super::task_limits;
 use super::{ParentCascade, PollSpec, PolledTasks, Store, StoreError, StoreResult, WorkflowChange};
 
 /// Runs `$body` with `$c` bound to the concrete connection of either backend, for
@@ -249,7 +250,11 @@ struct ClaimedEntry {
 /// `lease_ms`, then marks their tasks IN_PROGRESS. Runs inside the caller's transaction.
 fn claim(conn: &mut AnyConnection, request: &PollSpec, now: i64) -> StoreResult<PolledTasks> {
     use diesel::sql_types::{BigInt, Text};
-    let limit = request.count as i64;
+    let admission = task_limits::admit(conn, request.task_type(), request.count, now)?;
+    if admission.allowed == 0 {
+        return Ok(Vec::new());
+    }
+    let limit = admission.allowed as i64;
     let claimed: Vec<ClaimedEntry> = match conn {
         AnyConnection::Postgresql(c) => diesel::sql_query(
             "UPDATE queue_entries SET leased_until = $1 + lease_ms WHERE id IN (\
@@ -306,6 +311,7 @@ fn claim(conn: &mut AnyConnection, request: &PollSpec, now: i64) -> StoreResult<
     }
     // Hand tasks out in queue order (RETURNING does not promise one).
     polled.sort_by_key(|task| std::cmp::Reverse(task.workflow_priority));
+    task_limits::record_claims(conn, request.task_type(), &admission, polled.len())?;
     Ok(polled)
 }
 
@@ -496,6 +502,7 @@ impl Store for DieselStore {
                 def.create_time = create_time;
                 def.update_time = now;
                 let body = serde_json::to_string(&def)?;
+                task_limits::save_limits(conn, &def)?;
                 if existing.is_some() {
                     diesel::update(task_defs::table.find(&def.name))
                         .set((task_defs::body.eq(&body), task_defs::update_time.eq(now)))
@@ -541,7 +548,10 @@ impl Store for DieselStore {
     }
 
     fn delete_task_def(&self, name: &str) -> StoreResult<bool> {
-        self.write(|conn| Ok(diesel::delete(task_defs::table.find(name)).execute(conn)? > 0))
+        self.write(|conn| {
+            task_limits::delete_limits(conn, name)?;
+            Ok(diesel::delete(task_defs::table.find(name)).execute(conn)? > 0)
+        })
     }
 
     fn put_workflow_def(&self, def: &WorkflowDef, overwrite: bool, now: i64) -> StoreResult<()> {

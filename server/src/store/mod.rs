@@ -9,6 +9,7 @@ mod diesel_store;
 mod group_commit;
 mod schema;
 mod task_cache;
+mod task_limits;
 
 use std::collections::BTreeMap;
 
@@ -62,6 +63,15 @@ pub struct PollSpec {
     pub count: usize,
     pub worker_id: Option<String>,
     pub domain: Option<String>,
+}
+
+impl PollSpec {
+    /// The task type the queue holds (its name without the `domain:` prefix).
+    pub fn task_type(&self) -> &str {
+        self.queue_name
+            .split_once(':')
+            .map_or(self.queue_name.as_str(), |(_, task_type)| task_type)
+    }
 }
 
 /// The storage interface the runtime needs.

@@ -90,3 +90,14 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(workflows, tasks, queue_entries, task_logs);
+
+diesel::table! {
+    task_limits (name) {
+        name -> Text,
+        concurrent_exec_limit -> Integer,
+        rate_per_frequency -> Integer,
+        frequency_ms -> BigInt,
+        window_start -> BigInt,
+        window_count -> Integer,
+    }
+}

@@ -1,0 +1,2 @@
+DROP INDEX tasks_in_progress;
+DROP TABLE task_limits;
