@@ -35,6 +35,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound(what) => ApiError::NotFound(format!("No such {what}")),
             StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists!")),
+            StoreError::Duplicate(message) => ApiError::Conflict(message),
             StoreError::Rejected(engine) => engine.into(),
             other => ApiError::internal(other),
         }

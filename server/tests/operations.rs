@@ -570,7 +570,164 @@ async fn a_failed_workflow_starts_its_failure_workflow_and_records_its_id(db: Te
     assert_eq!(client.queue_size("cleanup_b", None).await.unwrap(), 0);
 }
 
+async fn a_child_left_running_by_a_dead_server_is_ended_by_the_sweeper(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    register_one_step(client, "stray", "stray_step").await;
+    let parent: WorkflowDef = serde_json::from_value(json!({"name": "parent_of_stray", "tasks": [
+        {"name": "stray", "taskReferenceName": "stray", "type": "SUB_WORKFLOW",
+         "subWorkflowParam": {"name": "stray"}}]}))
+    .unwrap();
+    client.register_workflow_def(&parent, true).await.unwrap();
+    let id = start(client, "parent_of_stray", None).await;
+    let child = client.get_workflow(&id, true).await.unwrap().tasks[0]
+        .sub_workflow_id
+        .clone()
+        .unwrap();
+
+    // Another server terminates the parent and dies before it can end the child: only the
+    // parent's commit happened.
+    let other = baton_server::store::DieselStore::open(
+        &baton_server::store::DatabaseUrl::parse(&app.db.url()).unwrap(),
+        2,
+    )
+    .unwrap();
+    let parent_id = id.clone();
+    tokio::task::spawn_blocking(move || {
+        use baton_server::store::Store;
+        other
+            .update_workflow(
+                &parent_id,
+                &mut |workflow| {
+                    baton_engine::operator::terminate(
+                        workflow,
+                        None,
+                        baton_server::runtime::now_ms(),
+                    )
+                },
+                &mut |_, _| unreachable!("the parent has no parent"),
+            )
+            .unwrap();
+    })
+    .await
+    .unwrap();
+    assert_eq!(status_of(client, &child).await, WorkflowStatus::Running);
+
+    app.runtime
+        .sweep(baton_server::runtime::now_ms())
+        .await
+        .unwrap();
+    let ended = client.get_workflow(&child, true).await.unwrap();
+    assert_eq!(ended.status, WorkflowStatus::Terminated);
+    assert_eq!(
+        ended.reason_for_incompletion.as_deref(),
+        Some("Parent workflow has been terminated with status TERMINATED")
+    );
+    assert_eq!(client.queue_size("stray_step", None).await.unwrap(), 0);
+}
+
+async fn idempotency_keys_are_enforced_by_strategy(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    register_one_step(client, "charge_once", "charge_step").await;
+    register_one_step(client, "refund_once", "refund_step").await;
+    let start_with = |name: &str, key: &str, strategy: &str| json!({"name": name, "input": {}, "idempotencyKey": key, "idempotencyStrategy": strategy});
+
+    // RETURN_EXISTING: the same id, and nothing new.
+    let (status, first) = call(
+        client,
+        "POST",
+        "/workflow",
+        Some(start_with("charge_once", "k1", "RETURN_EXISTING")),
+    )
+    .await;
+    assert_eq!(status, 200, "{first}");
+    let (status, again) = call(
+        client,
+        "POST",
+        "/workflow",
+        Some(start_with("charge_once", "k1", "RETURN_EXISTING")),
+    )
+    .await;
+    assert_eq!((status, &again), (200, &first));
+    assert_eq!(client.queue_size("charge_step", None).await.unwrap(), 1);
+
+    // FAIL: a 409 naming the earlier workflow, in Conductor's error shape.
+    let (status, body) = call(
+        client,
+        "POST",
+        "/workflow",
+        Some(start_with("charge_once", "k1", "FAIL")),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(
+        body["message"],
+        json!(format!(
+            "Workflow charge_once with idempotencyKey k1 already exists: {}",
+            first.as_str().unwrap()
+        ))
+    );
+    // The key belongs to one workflow name.
+    let (status, _) = call(
+        client,
+        "POST",
+        "/workflow",
+        Some(start_with("refund_once", "k1", "FAIL")),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // FAIL_ON_RUNNING: refused while the first runs, allowed once it ended.
+    let (status, body) = call(
+        client,
+        "POST",
+        "/workflow",
+        Some(start_with("charge_once", "k1", "FAIL_ON_RUNNING")),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("is already RUNNING"));
+    client
+        .terminate_workflow(first.as_str().unwrap(), None)
+        .await
+        .unwrap();
+    let (status, third) = call(
+        client,
+        "POST",
+        "/workflow",
+        Some(start_with("charge_once", "k1", "FAIL_ON_RUNNING")),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_ne!(third, first);
+
+    // Concurrent starts with one key create one workflow.
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let request = json!({"name": "charge_once", "input": {},
+                    "idempotencyKey": "k2", "idempotencyStrategy": "RETURN_EXISTING"});
+                call(&client, "POST", "/workflow", Some(request)).await
+            })
+        })
+        .collect();
+    let mut ids = std::collections::HashSet::new();
+    for racer in racers {
+        let (status, id) = racer.await.unwrap();
+        assert_eq!(status, 200, "{id}");
+        ids.insert(id.as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 1, "every racer got the one workflow");
+}
+
 on_both_backends!(
+    a_child_left_running_by_a_dead_server_is_ended_by_the_sweeper,
+    idempotency_keys_are_enforced_by_strategy,
     a_failed_workflow_starts_its_failure_workflow_and_records_its_id,
     a_parent_that_ends_takes_its_running_sub_workflows_with_it,
     a_skipped_branch_task_lets_its_join_complete,

@@ -107,7 +107,9 @@ async fn start(
     use baton_engine::IdSource;
     let mut params = StartParams::from_request(request, UuidIds.next_id());
     params.input = with_input_template(&definition, params.input);
-    let workflow_id = runtime.start(definition, params).await?;
+    let workflow_id = runtime
+        .start(definition, params, request.idempotency_strategy)
+        .await?;
     Ok(text(workflow_id))
 }
 

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use baton_engine::{Decision, EngineError, IdSource, ParentUpdate, StartParams};
-use baton_model::{JsonMap, Task, TaskResult, TaskResultStatus, Workflow, WorkflowDef};
+use baton_model::{
+    IdempotencyStrategy, JsonMap, Task, TaskResult, TaskResultStatus, Workflow, WorkflowDef,
+};
 
 use crate::error::ApiError;
 use crate::store::{PollSpec, Store, StoreError};
@@ -181,11 +183,14 @@ impl Runtime {
             .map_err(ApiError::from)
     }
 
-    /// Starts a workflow of `definition`, committing its first decision. Returns its id.
+    /// Starts a workflow of `definition`, committing its first decision. Returns its id, or,
+    /// when `params` carry an `idempotencyKey` that `strategy` (default FAIL) says was used
+    /// before, the earlier workflow's id (RETURN_EXISTING) or a 409.
     pub async fn start(
         &self,
         definition: WorkflowDef,
         params: StartParams,
+        strategy: Option<IdempotencyStrategy>,
     ) -> Result<String, ApiError> {
         let now = now_ms();
         let workflow_id = params.workflow_id.clone();
@@ -193,15 +198,20 @@ impl Runtime {
             .with_task_defs(definition, Some(params.input.clone()))
             .await?;
         let mut decision = baton_engine::start_workflow(definition, params, now, &mut UuidIds)?;
-        let (decision, cascaded) = self
+        let (decision, cascaded, existing) = self
             .blocking(move |store| {
                 let mut cascade = Cascade::new(now);
-                store.create_workflow(&mut decision, &mut |parent, update| {
-                    cascade.apply(parent, update)
-                })?;
-                Ok((decision, cascade.woken))
+                let existing = store.create_workflow_once(
+                    &mut decision,
+                    &mut |parent, update| cascade.apply(parent, update),
+                    strategy.unwrap_or(IdempotencyStrategy::Fail),
+                )?;
+                Ok((decision, cascade.woken, existing))
             })
             .await?;
+        if let Some(existing) = existing {
+            return Ok(existing);
+        }
         self.wake_polls(&decision, &cascaded);
         Ok(workflow_id)
     }

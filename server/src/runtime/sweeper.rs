@@ -3,6 +3,9 @@
 //! can do it, and one that dies leaves nothing behind: the next sweep, here or on another
 //! server, finds the same due workflows. Each workflow is swept under its lock, so two servers
 //! sweeping at once serialize and the second finds nothing left to do.
+//!
+//! It also terminates sub-workflows still running under a parent that ended: normally the
+//! parent's server does that right after the parent's commit, but it may have died in between.
 
 use std::time::Duration;
 
@@ -27,8 +30,8 @@ pub async fn run(runtime: Runtime) {
 }
 
 impl Runtime {
-    /// Applies the timeouts due at `now` to every due workflow. Returns how many workflows it
-    /// looked at. Tests call it with a `now` in the future instead of waiting.
+    /// Applies the timeouts due at `now` to every due workflow, and ends orphaned
+    /// sub-workflows. Returns how many workflows it looked at. Tests call it with a `now` in the future instead of waiting.
     pub async fn sweep(&self, now: i64) -> Result<usize, crate::error::ApiError> {
         let due = self
             .blocking(move |store| store.due_workflows(now, SWEEP_BATCH))
@@ -44,6 +47,20 @@ impl Runtime {
                 tracing::warn!(%workflow_id, %error, "cannot sweep a workflow");
             }
         }
+        let orphans = self
+            .blocking(|store| store.orphaned_workflows(SWEEP_BATCH))
+            .await?;
+        let count = count + orphans.len();
+        self.end_orphans(
+            orphans
+                .into_iter()
+                .map(|(workflow_id, parent_status)| super::Orphan {
+                    workflow_id,
+                    parent_status,
+                })
+                .collect(),
+        )
+        .await;
         Ok(count)
     }
 }

@@ -10,13 +10,17 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use baton_engine::{Decision, EventMessage, QueueOp};
-use baton_model::{PollData, Task, TaskDef, TaskExecLog, Workflow, WorkflowDef};
+use baton_model::{
+    IdempotencyStrategy, PollData, Task, TaskDef, TaskExecLog, Workflow, WorkflowDef,
+    WorkflowStatus,
+};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, PooledConnection};
 
 use super::connection::{open_pool, AnyConnection, AnyPool, Backend, DatabaseUrl};
 use super::group_commit::GroupCommit;
+use super::idempotency::{self, Verdict};
 use super::schema::{
     event_messages, poll_data, queue_entries, task_defs, task_logs, tasks, workflow_defs, workflows,
 };
@@ -104,6 +108,8 @@ struct WorkflowRow<'a> {
     body: String,
     /// When the sweeper should look at the workflow next (its next timeout), if ever.
     next_check_at: Option<i64>,
+    idempotency_key: Option<&'a str>,
+    parent_workflow_id: Option<&'a str>,
 }
 
 impl<'a> WorkflowRow<'a> {
@@ -121,6 +127,8 @@ impl<'a> WorkflowRow<'a> {
             end_time: (workflow.end_time > 0).then_some(workflow.end_time),
             body,
             next_check_at: baton_engine::next_check_at(workflow),
+            idempotency_key: workflow.idempotency_key.as_deref(),
+            parent_workflow_id: workflow.parent_workflow_id.as_deref(),
         }
     }
 }
@@ -636,6 +644,33 @@ impl Store for DieselStore {
         self.write(|conn| save_decision(conn, decision, None, cascade))
     }
 
+    fn create_workflow_once(
+        &self,
+        decision: &mut Decision,
+        cascade: ParentCascade<'_>,
+        strategy: IdempotencyStrategy,
+    ) -> StoreResult<Option<String>> {
+        let name = decision
+            .workflow
+            .workflow_name()
+            .unwrap_or_default()
+            .to_owned();
+        let key = decision.workflow.idempotency_key.clone();
+        let Some(key) = key.filter(|key| !key.is_empty()) else {
+            self.create_workflow(decision, cascade)?;
+            return Ok(None);
+        };
+        self.write(
+            |conn| match idempotency::check(conn, &name, &key, strategy)? {
+                Verdict::Existing(id) => Ok(Some(id)),
+                Verdict::Create => {
+                    save_decision(conn, decision, None, cascade)?;
+                    Ok(None)
+                }
+            },
+        )
+    }
+
     fn workflow(&self, workflow_id: &str, include_tasks: bool) -> StoreResult<Option<Workflow>> {
         let mut conn = self.conn()?;
         // One read transaction, so the tasks match the workflow row.
@@ -730,6 +765,38 @@ impl Store for DieselStore {
             }
         }
         Ok(due)
+    }
+
+    fn orphaned_workflows(&self, limit: usize) -> StoreResult<Vec<(String, WorkflowStatus)>> {
+        let (children, parents) = diesel::alias!(workflows as children, workflows as parents);
+        let rows: Vec<(String, String)> = children
+            .inner_join(
+                parents.on(parents
+                    .field(workflows::workflow_id)
+                    .nullable()
+                    .eq(children.field(workflows::parent_workflow_id))),
+            )
+            .filter(children.field(workflows::parent_workflow_id).is_not_null())
+            .filter(
+                children
+                    .field(workflows::status)
+                    .eq_any(["RUNNING", "PAUSED"]),
+            )
+            .filter(
+                parents
+                    .field(workflows::status)
+                    .ne_all(["RUNNING", "PAUSED"]),
+            )
+            .limit(limit as i64)
+            .select((
+                children.field(workflows::workflow_id),
+                parents.field(workflows::status),
+            ))
+            .load(&mut *self.conn()?)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, status)| Some((id, status.parse().ok()?)))
+            .collect())
     }
 
     fn update_workflow(

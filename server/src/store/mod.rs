@@ -7,6 +7,7 @@
 mod connection;
 mod diesel_store;
 mod group_commit;
+mod idempotency;
 mod schema;
 mod task_cache;
 mod task_limits;
@@ -14,7 +15,10 @@ mod task_limits;
 use std::collections::BTreeMap;
 
 use baton_engine::{Decision, EngineError, EventMessage, ParentUpdate};
-use baton_model::{PollData, Task, TaskDef, TaskExecLog, Workflow, WorkflowDef};
+use baton_model::{
+    IdempotencyStrategy, PollData, Task, TaskDef, TaskExecLog, Workflow, WorkflowDef,
+    WorkflowStatus,
+};
 
 pub use connection::{Backend, DatabaseUrl};
 pub use diesel_store::DieselStore;
@@ -25,6 +29,9 @@ pub use diesel_store::DieselStore;
 pub enum StoreError {
     #[error("{0} already exists")]
     Conflict(String),
+    /// A start request repeated an idempotency key its strategy refuses; says which.
+    #[error("{0}")]
+    Duplicate(String),
     #[error("{0} not found")]
     NotFound(String),
     #[error(transparent)]
@@ -104,6 +111,17 @@ pub trait Store: Send + Sync + 'static {
         decision: &mut Decision,
         cascade: ParentCascade<'_>,
     ) -> StoreResult<()>;
+    /// [`Store::create_workflow`] for a start request with an `idempotencyKey` (the
+    /// decision's workflow carries it): an earlier workflow of the same name with that key
+    /// makes it return that workflow's id instead (RETURN_EXISTING) or fail with
+    /// `Duplicate` (FAIL; FAIL_ON_RUNNING while that one runs). `None` when it created the
+    /// workflow. The check and the insert are one transaction, safe across servers.
+    fn create_workflow_once(
+        &self,
+        decision: &mut Decision,
+        cascade: ParentCascade<'_>,
+        strategy: IdempotencyStrategy,
+    ) -> StoreResult<Option<String>>;
     fn workflow(&self, workflow_id: &str, include_tasks: bool) -> StoreResult<Option<Workflow>>;
     /// Loads the workflow under its lock, runs `change`, and commits the decision it returns,
     /// all in one transaction. `NotFound` when there is no such workflow.
@@ -141,6 +159,9 @@ pub trait Store: Send + Sync + 'static {
     /// Up to `limit` workflows the sweeper should look at by `now`: a timeout is due
     /// (`next_check_at`), or a polled task's lease ran out.
     fn due_workflows(&self, now: i64, limit: usize) -> StoreResult<Vec<String>>;
+    /// Up to `limit` running or paused sub-workflows whose parent has ended, with the parent's
+    /// status: they should have been terminated with it (a server died in between).
+    fn orphaned_workflows(&self, limit: usize) -> StoreResult<Vec<(String, WorkflowStatus)>>;
     /// The workflows of `name` with `correlation_id`, oldest first: only unfinished ones unless
     /// `include_closed`.
     fn workflows_by_correlation_id(

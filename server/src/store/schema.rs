@@ -32,6 +32,8 @@ diesel::table! {
         end_time -> Nullable<BigInt>,
         body -> Text,
         next_check_at -> Nullable<BigInt>,
+        idempotency_key -> Nullable<Text>,
+        parent_workflow_id -> Nullable<Text>,
     }
 }
 
