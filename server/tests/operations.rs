@@ -725,7 +725,99 @@ async fn idempotency_keys_are_enforced_by_strategy(db: TestDb) {
     assert_eq!(ids.len(), 1, "every racer got the one workflow");
 }
 
+async fn execute_answers_when_the_workflow_finishes_or_reaches_a_task_or_time_runs_out(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    let def: WorkflowDef = serde_json::from_value(json!({"name": "quote", "tasks": [
+        {"name": "price", "taskReferenceName": "price", "inputParameters": {"sku": "${workflow.input.sku}"}},
+        {"name": "tax", "taskReferenceName": "tax"}],
+        "outputParameters": {"price": "${price.output.price}"}}))
+    .unwrap();
+    client.register_workflow_def(&def, true).await.unwrap();
+    let execute = |query: &'static str| {
+        let client = client.clone();
+        tokio::spawn(async move {
+            call(
+                &client,
+                "POST",
+                &format!("/workflow/execute/quote/1?{query}"),
+                Some(json!({"input": {"sku": "a1"}, "correlationId": "q-1"})),
+            )
+            .await
+        })
+    };
+
+    // Answers once the workflow completes.
+    let waiting = execute("requestId=r-1&waitForSeconds=20");
+    let price = poll_one(client, "price").await;
+    assert_eq!(price.input_data["sku"], json!("a1"));
+    client
+        .update_task(&result(
+            &price,
+            TaskResultStatus::Completed,
+            json!({"price": 12}),
+        ))
+        .await
+        .unwrap();
+    let tax = poll_one(client, "tax").await;
+    client
+        .update_task(&result(&tax, TaskResultStatus::Completed, json!({})))
+        .await
+        .unwrap();
+    let (status, run) = waiting.await.unwrap();
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(run["status"], json!("COMPLETED"));
+    assert_eq!(run["requestId"], json!("r-1"));
+    assert_eq!(run["workflowId"], json!(price.workflow_instance_id));
+    assert_eq!(run["targetWorkflowId"], json!(price.workflow_instance_id));
+    assert_eq!(run["correlationId"], json!("q-1"));
+    assert_eq!(run["output"], json!({"price": 12}));
+    assert_eq!(run["tasks"].as_array().unwrap().len(), 2);
+
+    // Answers once the task it waits for is done, while the workflow runs on.
+    let waiting = execute("waitUntilTaskRef=nothing,price&waitForSeconds=20");
+    let price = poll_one(client, "price").await;
+    client
+        .update_task(&result(
+            &price,
+            TaskResultStatus::Completed,
+            json!({"price": 3}),
+        ))
+        .await
+        .unwrap();
+    let (_, run) = waiting.await.unwrap();
+    assert_eq!(run["status"], json!("RUNNING"));
+    assert_eq!(run["tasks"][0]["status"], json!("COMPLETED"));
+    assert!(
+        !run["requestId"].as_str().unwrap().is_empty(),
+        "a request id is made up"
+    );
+
+    // Time runs out: the current state.
+    let (status, run) = execute("waitForSeconds=1").await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(run["status"], json!("RUNNING"));
+    assert_eq!(run["tasks"][0]["status"], json!("SCHEDULED"));
+
+    // Bad requests.
+    let (status, body) = call(client, "POST", "/workflow/execute/nope/0", Some(json!({}))).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        body["message"],
+        json!("No such workflow found by name: nope, version: null")
+    );
+    let (status, _) = call(
+        client,
+        "POST",
+        "/workflow/execute/quote/1?returnStrategy=BLOCKING_TASK",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 400);
+}
+
 on_both_backends!(
+    execute_answers_when_the_workflow_finishes_or_reaches_a_task_or_time_runs_out,
     a_child_left_running_by_a_dead_server_is_ended_by_the_sweeper,
     idempotency_keys_are_enforced_by_strategy,
     a_failed_workflow_starts_its_failure_workflow_and_records_its_id,

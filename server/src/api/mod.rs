@@ -1,6 +1,7 @@
 //! The HTTP API: Conductor's REST paths under `/api`, one module per resource.
 //! Handlers parse, call the runtime or store, and map errors; they hold no business logic.
 
+mod execute;
 mod health;
 mod metadata;
 mod params;

@@ -31,6 +31,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route("/terminate-remove", web::delete().to(bulk_terminate_remove)),
             )
             .route("/decide/{workflow_id}", web::put().to(decide_workflow))
+            .route(
+                "/execute/{name}/{version}",
+                web::post().to(super::execute::execute_workflow),
+            )
             .route("/running/{name}", web::get().to(running_workflows))
             .route("", web::post().to(start_workflow))
             .route("/{name}", web::post().to(start_workflow_by_name))
@@ -76,7 +80,7 @@ async fn load(
         .ok_or_else(|| not_found(&workflow_id))
 }
 
-fn check_priority(priority: i32, path: &str) -> Result<(), ApiError> {
+pub(super) fn check_priority(priority: i32, path: &str) -> Result<(), ApiError> {
     let message = match priority {
         p if p < 0 => format!("priority: {p} should be minimum 0"),
         p if p > 99 => format!("priority: {p} should be maximum 99"),
@@ -104,13 +108,22 @@ async fn start(
     definition: WorkflowDef,
     request: &StartWorkflowRequest,
 ) -> Result<HttpResponse, ApiError> {
+    Ok(text(start_request(runtime, definition, request).await?))
+}
+
+/// Starts `request` on `definition`; returns the workflow's id (an earlier one's, when the
+/// request's idempotency strategy says so).
+pub(super) async fn start_request(
+    runtime: &Runtime,
+    definition: WorkflowDef,
+    request: &StartWorkflowRequest,
+) -> Result<String, ApiError> {
     use baton_engine::IdSource;
     let mut params = StartParams::from_request(request, UuidIds.next_id());
     params.input = with_input_template(&definition, params.input);
-    let workflow_id = runtime
+    runtime
         .start(definition, params, request.idempotency_strategy)
-        .await?;
-    Ok(text(workflow_id))
+        .await
 }
 
 async fn start_workflow(

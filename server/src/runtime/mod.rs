@@ -24,6 +24,10 @@ pub use notifier::QueueNotifier;
 /// The longest a batch poll may wait, as in Conductor.
 pub const MAX_POLL_TIMEOUT_MS: u64 = 5000;
 
+/// How many workflow change announcements a slow listener may fall behind before it is told
+/// it lagged.
+const WORKFLOW_CHANGES_BUFFER: usize = 1024;
+
 /// How often a long poll looks again at a queue whose tasks its type's limits hold back.
 const LIMITED_RECHECK_MS: i64 = 100;
 
@@ -93,7 +97,7 @@ pub enum Completion {
 /// remembers the queues they push to.
 struct Cascade {
     now: i64,
-    woken: Vec<String>,
+    woken: Woken,
     /// Sub-workflows whose parents' decisions cancelled their SUB_WORKFLOW tasks.
     orphans: Vec<Orphan>,
 }
@@ -125,7 +129,7 @@ impl Cascade {
     fn new(now: i64) -> Self {
         Cascade {
             now,
-            woken: Vec::new(),
+            woken: Woken::default(),
             orphans: Vec::new(),
         }
     }
@@ -133,10 +137,22 @@ impl Cascade {
     fn apply(&mut self, parent: Workflow, update: &ParentUpdate) -> Result<Decision, EngineError> {
         let decision = baton_engine::apply_child_outcome(parent, update, self.now, &mut UuidIds)?;
         self.woken
+            .queues
             .extend(decision.pushed_queues().into_iter().map(str::to_owned));
+        self.woken
+            .workflows
+            .push(decision.workflow.workflow_id.clone());
         self.orphans.extend(orphans_of(&decision));
         Ok(decision)
     }
+}
+
+/// What a cascade changed besides the decision it started from: queues it pushed to and
+/// parent workflows it moved on.
+#[derive(Debug, Default)]
+struct Woken {
+    queues: Vec<String>,
+    workflows: Vec<String>,
 }
 
 /// What a task result's ids failed to name.
@@ -150,6 +166,8 @@ enum Missing {
 pub struct Runtime {
     store: Arc<dyn Store>,
     notifier: Arc<QueueNotifier>,
+    /// The id of every workflow a commit on this server changed, while anyone listens.
+    changes: tokio::sync::broadcast::Sender<String>,
 }
 
 /// What a long poll asks for.
@@ -167,6 +185,7 @@ impl Runtime {
         Runtime {
             store,
             notifier: Arc::new(QueueNotifier::default()),
+            changes: tokio::sync::broadcast::channel(WORKFLOW_CHANGES_BUFFER).0,
         }
     }
 
@@ -568,12 +587,27 @@ impl Runtime {
 
     /// Wakes the long polls of every queue a committed decision (or a parent decision it
     /// cascaded into) pushed to.
-    fn wake_polls(&self, decision: &Decision, cascaded: &[String]) {
+    fn wake_polls(&self, decision: &Decision, cascaded: &Woken) {
         for queue_name in decision.pushed_queues() {
             self.notifier.notify(queue_name);
         }
-        for queue_name in cascaded {
+        for queue_name in &cascaded.queues {
             self.notifier.notify(queue_name);
         }
+        if self.changes.receiver_count() > 0 {
+            let started = decision.children.iter().map(|child| &child.workflow);
+            for workflow in std::iter::once(&decision.workflow).chain(started) {
+                let _ = self.changes.send(workflow.workflow_id.clone());
+            }
+            for workflow_id in &cascaded.workflows {
+                let _ = self.changes.send(workflow_id.clone());
+            }
+        }
+    }
+
+    /// Announcements of committed changes, by workflow id (for waiting on a workflow). A
+    /// receiver that lags behind gets `Lagged` and should look at the workflow again.
+    pub fn workflow_changes(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.changes.subscribe()
     }
 }
