@@ -6,7 +6,7 @@ use baton_model::{JsonMap, TaskStatus, Workflow, WorkflowDef, WorkflowStatus};
 use crate::decider::{decide_into, finish_workflow};
 use crate::graph::{base_reference, loop_around};
 use crate::schedule::{schedule_task, Schedule};
-use crate::{Decision, EngineError, IdSource, QueueOp};
+use crate::{Decision, EngineError, IdSource, ParentUpdate, QueueOp};
 
 /// Stops scheduling new tasks; running tasks finish and their results are recorded.
 pub fn pause(workflow: Workflow, now: i64) -> Result<Decision, EngineError> {
@@ -69,6 +69,8 @@ pub fn terminate(
 
 /// Retries a failed, timed-out or terminated workflow from where it stopped: each reference
 /// whose latest task failed or was cancelled gets a new attempt, and the workflow runs again.
+/// A sub-workflow that is retried reopens its parent too (in the same transaction, through
+/// its parent update): the parent's SUB_WORKFLOW task waits for it again.
 pub fn retry(
     workflow: Workflow,
     now: i64,
@@ -85,6 +87,20 @@ pub fn retry(
             decision.workflow.workflow_id
         )));
     }
+    retry_failed_tasks(&mut decision, None, now, ids);
+    decide_into(&mut decision, now, ids)?;
+    tell_parent_it_runs_again(&mut decision);
+    Ok(decision)
+}
+
+/// Reopens the workflow and gives each reference whose latest task failed or was cancelled a
+/// new attempt, except the task `resumed` (a SUB_WORKFLOW task whose child was retried in place).
+fn retry_failed_tasks(
+    decision: &mut Decision,
+    resumed: Option<&str>,
+    now: i64,
+    ids: &mut dyn IdSource,
+) {
     let mut latest: Vec<usize> = Vec::new();
     for (position, task) in decision.workflow.tasks.iter().enumerate() {
         match latest.iter().position(|&p| {
@@ -97,13 +113,8 @@ pub fn retry(
     let to_retry: Vec<usize> = latest
         .into_iter()
         .filter(|&p| {
-            matches!(
-                decision.workflow.tasks[p].status,
-                TaskStatus::Failed
-                    | TaskStatus::FailedWithTerminalError
-                    | TaskStatus::TimedOut
-                    | TaskStatus::Canceled
-            )
+            let task = &decision.workflow.tasks[p];
+            Some(task.task_id.as_str()) != resumed && is_unsuccessful(task.status)
         })
         .collect();
     reopen(&mut decision.workflow, now);
@@ -121,9 +132,83 @@ pub fn retry(
             delay_seconds: 0,
             iteration: failed.iteration,
         };
-        schedule_task(&mut decision, attempt, now, ids);
+        schedule_task(decision, attempt, now, ids);
     }
+}
+
+fn is_unsuccessful(status: TaskStatus) -> bool {
+    matches!(
+        status,
+        TaskStatus::Failed
+            | TaskStatus::FailedWithTerminalError
+            | TaskStatus::TimedOut
+            | TaskStatus::Canceled
+    )
+}
+
+/// A retried sub-workflow that runs again tells its parent, whose SUB_WORKFLOW task then waits
+/// for it once more ([`resume_sub_workflow_task`]).
+fn tell_parent_it_runs_again(decision: &mut Decision) {
+    let workflow = &decision.workflow;
+    if workflow.status.is_terminal() {
+        return;
+    }
+    if let (Some(parent), Some(task)) = (
+        &workflow.parent_workflow_id,
+        &workflow.parent_workflow_task_id,
+    ) {
+        decision.parent_update = Some(ParentUpdate {
+            parent_workflow_id: parent.clone(),
+            parent_task_id: task.clone(),
+            child_workflow_id: workflow.workflow_id.clone(),
+            child_status: workflow.status,
+            child_output: JsonMap::new(),
+            child_reason: None,
+        });
+    }
+}
+
+/// The parent's side of a retried sub-workflow: its SUB_WORKFLOW task goes back to
+/// IN_PROGRESS, and a parent that had ended is retried around it (its other failed or
+/// cancelled tasks get new attempts). A task that was already retried with a new child, or
+/// that finished well, is left alone, as in Conductor.
+pub(crate) fn resume_sub_workflow_task(
+    parent: Workflow,
+    child: &ParentUpdate,
+    now: i64,
+    ids: &mut dyn IdSource,
+) -> Result<Decision, EngineError> {
+    let mut decision = Decision::unchanged(parent);
+    let Some(position) = decision
+        .workflow
+        .tasks
+        .iter()
+        .position(|t| t.task_id == child.parent_task_id)
+    else {
+        return Err(EngineError::TaskNotFound(child.parent_task_id.clone()));
+    };
+    let task = &decision.workflow.tasks[position];
+    if task.retried || !is_unsuccessful(task.status) {
+        return Ok(decision);
+    }
+    if decision.workflow.status.is_terminal() {
+        retry_failed_tasks(&mut decision, Some(&child.parent_task_id), now, ids);
+    }
+    let task = &mut decision.workflow.tasks[position];
+    task.status = TaskStatus::InProgress;
+    task.reason_for_incompletion = None;
+    task.end_time = 0;
+    task.executed = false;
+    task.update_time = now;
+    task.sub_workflow_id = Some(child.child_workflow_id.clone());
+    task.output_data = JsonMap::from_iter([(
+        "subWorkflowId".to_owned(),
+        serde_json::Value::String(child.child_workflow_id.clone()),
+    )]);
+    decision.touch(&child.parent_task_id);
     decide_into(&mut decision, now, ids)?;
+    decision.workflow.update_time = now;
+    tell_parent_it_runs_again(&mut decision);
     Ok(decision)
 }
 

@@ -148,12 +148,16 @@ fn settle(task: &mut Task, outcome: &ParentUpdate, now: i64) {
 }
 
 /// Settles a parent's SUB_WORKFLOW task from its finished child, and decides what follows.
+/// A child that runs again (it was retried) puts the task back IN_PROGRESS instead.
 pub fn apply_child_outcome(
     parent: Workflow,
     outcome: &ParentUpdate,
     now: i64,
     ids: &mut dyn IdSource,
 ) -> Result<Decision, EngineError> {
+    if !outcome.child_status.is_terminal() {
+        return crate::operator::resume_sub_workflow_task(parent, outcome, now, ids);
+    }
     let mut decision = Decision::unchanged(parent);
     let Some(task) = decision
         .workflow

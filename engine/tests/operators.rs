@@ -210,3 +210,46 @@ fn a_task_skipped_ahead_is_passed_by_when_the_flow_reaches_it() {
     );
     assert!(matches!(ended, Err(EngineError::Conflict(m)) if m.contains("is not running")));
 }
+
+#[test]
+fn a_retried_sub_workflow_puts_its_parent_task_back_in_progress() {
+    let kid = json!({"name": "kid", "tasks": [{"name": "kid_work", "taskReferenceName": "w",
+        "taskDefinition": {"name": "kid_work", "retryCount": 0}}]});
+    let parent_def = definition(json!({"name": "parent", "tasks": [
+        {"name": "kid", "taskReferenceName": "kid", "type": "SUB_WORKFLOW",
+         "subWorkflowParam": {"name": "kid", "workflowDefinition": kid}}]}));
+    let (run, first) = Run::start(parent_def, json!({}));
+    let mut parent = run.workflow;
+    let mut child = Run {
+        workflow: first.children[0].workflow.clone(),
+        ids: baton_engine::SequentialIds::new("c"),
+        now: T0,
+    };
+    let mut ids = baton_engine::SequentialIds::new("p");
+
+    let failed = child.report("w", TaskResultStatus::Failed, json!({}));
+    let update = failed
+        .parent_update
+        .expect("the parent hears of the failure");
+    parent = baton_engine::apply_child_outcome(parent, &update, T0 + 2000, &mut ids)
+        .unwrap()
+        .workflow;
+    assert_eq!(parent.status, WorkflowStatus::Failed);
+
+    let retried = baton_engine::operator::retry(child.workflow, T0 + 3000, &mut child.ids).unwrap();
+    assert_eq!(retried.workflow.status, WorkflowStatus::Running);
+    let update = retried
+        .parent_update
+        .expect("the parent hears it runs again");
+    assert_eq!(update.child_status, WorkflowStatus::Running);
+    let resumed = baton_engine::apply_child_outcome(parent, &update, T0 + 3000, &mut ids).unwrap();
+    assert_eq!(resumed.workflow.status, WorkflowStatus::Running);
+    assert_eq!(
+        resumed.workflow.tasks.len(),
+        1,
+        "no new attempt of the task"
+    );
+    assert_eq!(resumed.workflow.tasks[0].status, TaskStatus::InProgress);
+    assert!(resumed.children.is_empty(), "no new child");
+    assert!(resumed.parent_update.is_none());
+}

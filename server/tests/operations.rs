@@ -816,7 +816,88 @@ async fn execute_answers_when_the_workflow_finishes_or_reaches_a_task_or_time_ru
     assert_eq!(status, 400);
 }
 
+async fn retry_resumes_a_failed_sub_workflow_in_place_or_starts_it_over(db: TestDb) {
+    let app = spawn_app(db).await;
+    let client = &app.client;
+    let task_def = serde_json::from_value(json!({"name": "kid_work", "retryCount": 0})).unwrap();
+    client.register_task_defs(&[task_def]).await.unwrap();
+    register_one_step(client, "resumable_kid", "kid_work").await;
+    let parent: WorkflowDef = serde_json::from_value(json!({"name": "resumable_parent", "tasks": [
+        {"name": "resumable_kid", "taskReferenceName": "kid", "type": "SUB_WORKFLOW",
+         "subWorkflowParam": {"name": "resumable_kid"}},
+        {"name": "after_kid", "taskReferenceName": "after"}]}))
+    .unwrap();
+    client.register_workflow_def(&parent, true).await.unwrap();
+    let fail_the_kid = || async {
+        let work = poll_one(client, "kid_work").await;
+        client
+            .update_task(&result(&work, TaskResultStatus::Failed, json!({})))
+            .await
+            .unwrap();
+        work.workflow_instance_id
+    };
+
+    // Resumed: the same child runs again, and the parent's task waits for it.
+    let id = start(client, "resumable_parent", None).await;
+    let child = fail_the_kid().await;
+    assert_eq!(status_of(client, &id).await, WorkflowStatus::Failed);
+    let (status, _) = call(
+        client,
+        "POST",
+        &format!("/workflow/{id}/retry?resumeSubworkflowTasks=true"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let parent = client.get_workflow(&id, true).await.unwrap();
+    assert_eq!(parent.status, WorkflowStatus::Running);
+    assert_eq!(parent.tasks.len(), 1, "no new SUB_WORKFLOW task");
+    assert_eq!(parent.tasks[0].status, TaskStatus::InProgress);
+    assert_eq!(
+        parent.tasks[0].sub_workflow_id.as_deref(),
+        Some(child.as_str())
+    );
+    let resumed = client.get_workflow(&child, true).await.unwrap();
+    assert_eq!(resumed.status, WorkflowStatus::Running);
+    assert_eq!(resumed.tasks.len(), 2);
+    let work = poll_one(client, "kid_work").await;
+    assert_eq!(work.workflow_instance_id, child);
+    client
+        .update_task(&result(
+            &work,
+            TaskResultStatus::Completed,
+            json!({"ok": true}),
+        ))
+        .await
+        .unwrap();
+    let parent = client.get_workflow(&id, true).await.unwrap();
+    assert_eq!(parent.tasks[0].status, TaskStatus::Completed);
+    assert_eq!(parent.tasks[0].output_data["ok"], json!(true));
+    assert_eq!(parent.tasks[1].reference_task_name, "after");
+
+    // A plain retry starts a new child for a new attempt of the task.
+    let id = start(client, "resumable_parent", None).await;
+    let first_child = fail_the_kid().await;
+    client.retry_workflow(&id, false).await.unwrap();
+    let parent = client.get_workflow(&id, true).await.unwrap();
+    assert_eq!(parent.tasks.len(), 2);
+    let second_child = parent.tasks[1].sub_workflow_id.clone().unwrap();
+    assert_ne!(second_child, first_child);
+    assert_eq!(
+        status_of(client, &first_child).await,
+        WorkflowStatus::Failed
+    );
+
+    // Retrying the child itself reopens its parent as well.
+    let id = start(client, "resumable_parent", None).await;
+    let child = fail_the_kid().await;
+    let (status, _) = call(client, "POST", &format!("/workflow/{child}/retry"), None).await;
+    assert_eq!(status, 204);
+    assert_eq!(status_of(client, &id).await, WorkflowStatus::Running);
+}
+
 on_both_backends!(
+    retry_resumes_a_failed_sub_workflow_in_place_or_starts_it_over,
     execute_answers_when_the_workflow_finishes_or_reaches_a_task_or_time_runs_out,
     a_child_left_running_by_a_dead_server_is_ended_by_the_sweeper,
     idempotency_keys_are_enforced_by_strategy,

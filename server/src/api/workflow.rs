@@ -253,11 +253,18 @@ async fn terminate_workflow(
 }
 
 /// `POST /api/workflow/{id}/retry`: a new attempt for each failed task; 204 as in Conductor.
+/// With `resumeSubworkflowTasks=true`, a failed sub-workflow is retried in place instead of
+/// being started over.
 async fn retry_workflow(
     runtime: web::Data<Runtime>,
+    req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    runtime.operate(id.into_inner(), Operation::Retry).await?;
+    let resume_subworkflow_tasks = Params::of(&req)?.bool_or("resumeSubworkflowTasks", false)?;
+    let retry = Operation::Retry {
+        resume_subworkflow_tasks,
+    };
+    runtime.operate(id.into_inner(), retry).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -461,7 +468,12 @@ async fn bulk_retry(
     ids: web::Json<Vec<String>>,
 ) -> Result<HttpResponse, ApiError> {
     bulk("retry", ids.into_inner(), |id| {
-        runtime.operate(id, Operation::Retry)
+        runtime.operate(
+            id,
+            Operation::Retry {
+                resume_subworkflow_tasks: false,
+            },
+        )
     })
     .await
 }

@@ -57,7 +57,11 @@ pub enum Operation {
     Terminate {
         reason: Option<String>,
     },
-    Retry,
+    /// With `resume_subworkflow_tasks`, a failed sub-workflow is retried in place (its parent's
+    /// task waits for it again) rather than started over.
+    Retry {
+        resume_subworkflow_tasks: bool,
+    },
     /// Scheduled tasks waiting out a callback become pollable now.
     ResetCallbacks,
     /// Re-runs the decider (`PUT /api/workflow/decide/{id}`).
@@ -382,6 +386,22 @@ impl Runtime {
     /// Pauses, resumes, terminates, retries, restarts, reruns, re-decides a workflow or resets
     /// its callbacks.
     pub async fn operate(&self, workflow_id: String, operation: Operation) -> Result<(), ApiError> {
+        if let Operation::Retry {
+            resume_subworkflow_tasks: true,
+        } = operation
+        {
+            // The deepest failed sub-workflow is retried; each parent follows in its commit.
+            let mut target = workflow_id.clone();
+            while let Some(child) = self.failed_sub_workflow_of(&target).await? {
+                target = child;
+            }
+            if target != workflow_id {
+                let retry = Operation::Retry {
+                    resume_subworkflow_tasks: false,
+                };
+                return Box::pin(self.operate(target, retry)).await;
+            }
+        }
         let latest = match operation {
             Operation::Restart {
                 use_latest_definitions: true,
@@ -394,7 +414,7 @@ impl Runtime {
             Operation::Terminate { reason } => {
                 baton_engine::operator::terminate(workflow, reason.clone(), now)
             }
-            Operation::Retry => baton_engine::operator::retry(workflow, now, &mut UuidIds),
+            Operation::Retry { .. } => baton_engine::operator::retry(workflow, now, &mut UuidIds),
             Operation::ResetCallbacks => baton_engine::operator::reset_callbacks(workflow, now),
             Operation::Decide => baton_engine::decide(workflow, now, &mut UuidIds),
             Operation::Restart { .. } => {
@@ -418,6 +438,37 @@ impl Runtime {
         })
         .await?;
         Ok(())
+    }
+
+    /// The child of an ended workflow's failed SUB_WORKFLOW task (not retried already), when
+    /// that child failed, timed out or was terminated too.
+    async fn failed_sub_workflow_of(&self, workflow_id: &str) -> Result<Option<String>, ApiError> {
+        let lookup = workflow_id.to_owned();
+        self.blocking(move |store| {
+            let Some(workflow) = store.workflow(&lookup, true)? else {
+                return Ok(None);
+            };
+            if !workflow.status.is_terminal() {
+                return Ok(None);
+            }
+            let children = workflow.tasks.iter().filter(|task| {
+                task.task_type == baton_model::task_type::SUB_WORKFLOW
+                    && !task.retried
+                    && task.status.is_terminal()
+                    && !task.status.is_successful()
+            });
+            for child_id in children.filter_map(|task| task.sub_workflow_id.clone()) {
+                let child = store.workflow(&child_id, false)?;
+                if child.is_some_and(|child| {
+                    child.status.is_terminal()
+                        && child.status != baton_model::WorkflowStatus::Completed
+                }) {
+                    return Ok(Some(child_id));
+                }
+            }
+            Ok(None)
+        })
+        .await
     }
 
     /// The latest registered version of a workflow's definition, prepared to run.
