@@ -133,7 +133,18 @@ pub(crate) fn decide_into(
             .iter()
             .all(|task| task.status.is_terminal())
     {
-        finish_workflow(decision, WorkflowStatus::Completed, None, now);
+        match permissive_failures(&decision.workflow) {
+            Some(reason) => {
+                let failure = Failure {
+                    status: WorkflowStatus::Failed,
+                    reason: Some(reason),
+                    failed_task_id: None,
+                    output: None,
+                };
+                end_in_failure(decision, failure, now, ids);
+            }
+            None => finish_workflow(decision, WorkflowStatus::Completed, None, now),
+        }
     }
     if !decision.removed_tasks.is_empty() {
         // Forgotten loop iterations (keepLastN) leave the workflow at the end of the decision,
@@ -198,6 +209,12 @@ fn process_finished_tasks(
             schedule_next(decision, definition, &task, now, ids);
             continue;
         }
+        if workflow_task.permissive {
+            // The flow goes on; the failure fails the JOIN that waits for it, or the
+            // workflow when it would otherwise complete.
+            schedule_next(decision, definition, &task, now, ids);
+            continue;
+        }
         fail_workflow(decision, &task, now, ids);
         return;
     }
@@ -249,6 +266,44 @@ fn exclusive_join_outcome(
     })
 }
 
+/// Conductor's reason for failing a workflow that would complete but for the failed latest
+/// attempts of its `permissive` tasks; `None` when there are none.
+fn permissive_failures(workflow: &Workflow) -> Option<String> {
+    let mut latest: HashMap<&str, &Task> = HashMap::new();
+    for task in &workflow.tasks {
+        latest.insert(task.reference_task_name.as_str(), task);
+    }
+    let mut failed: Vec<&Task> = workflow
+        .tasks
+        .iter()
+        .filter(|task| {
+            let permissive = task
+                .workflow_task
+                .as_deref()
+                .is_some_and(|t| t.permissive && !t.optional);
+            permissive
+                && std::ptr::eq(latest[task.reference_task_name.as_str()], *task)
+                && task.status.is_terminal()
+                && !task.status.is_successful()
+        })
+        .collect();
+    failed.sort_by_key(|task| task.seq);
+    (!failed.is_empty()).then(|| {
+        failed
+            .iter()
+            .map(|task| {
+                format!(
+                    "Task {} failed with status: {} and reason: '{}'",
+                    task.task_id,
+                    task.status,
+                    task.reason_for_incompletion.as_deref().unwrap_or("null")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(". ")
+    })
+}
+
 /// Completes every JOIN whose `joinOn` tasks have all finished, and every EXCLUSIVE_JOIN
 /// whose joined task has. Returns whether any did.
 fn complete_ready_joins(decision: &mut Decision, now: i64) -> bool {
@@ -261,6 +316,7 @@ fn complete_ready_joins(decision: &mut Decision, now: i64) -> bool {
     }
     let mut completed = Vec::new();
     let mut exclusive = Vec::new();
+    let mut failed_joins = Vec::new();
     // The latest task of each reference, so a join of n branches is checked in O(n).
     let latest: HashMap<&str, usize> = decision
         .workflow
@@ -294,6 +350,16 @@ fn complete_ready_joins(decision: &mut Decision, now: i64) -> bool {
             })
             .collect();
         let Some(joined) = joined else { continue };
+        // Only a permissive task reaches a JOIN unsuccessful: the JOIN fails with its reason.
+        let failures: Vec<&str> = joined
+            .iter()
+            .filter(|t| !t.status.is_successful())
+            .map(|t| t.reason_for_incompletion.as_deref().unwrap_or_default())
+            .collect();
+        if !failures.is_empty() {
+            failed_joins.push((position, failures.join(" ")));
+            continue;
+        }
         let with_errors = joined
             .iter()
             .any(|t| t.status == TaskStatus::CompletedWithErrors);
@@ -308,7 +374,16 @@ fn complete_ready_joins(decision: &mut Decision, now: i64) -> bool {
             .collect();
         completed.push((position, with_errors, output));
     }
-    let any = !completed.is_empty() || !exclusive.is_empty();
+    let any = !completed.is_empty() || !exclusive.is_empty() || !failed_joins.is_empty();
+    for (position, reason) in failed_joins {
+        let join = &mut decision.workflow.tasks[position];
+        join.status = TaskStatus::Failed;
+        join.reason_for_incompletion = Some(reason);
+        join.end_time = now;
+        join.update_time = now;
+        let task_id = join.task_id.clone();
+        decision.touch(&task_id);
+    }
     for (position, (status, output, reason)) in exclusive {
         let join = &mut decision.workflow.tasks[position];
         join.status = status;

@@ -1015,3 +1015,54 @@ fn retry_gives_each_failed_task_a_new_attempt_and_runs_the_workflow_again() {
         "a running workflow cannot be retried"
     );
 }
+
+#[test]
+fn a_permissive_task_lets_the_flow_go_on_then_fails_the_workflow_at_the_end() {
+    let def = definition(json!({"name": "lenient", "tasks": [
+        {"name": "shaky", "taskReferenceName": "shaky", "permissive": true,
+         "taskDefinition": {"name": "shaky", "retryCount": 0}},
+        {"name": "next", "taskReferenceName": "next"}]}));
+    let (mut run, _) = Run::start(def, json!({}));
+    let decision = run.report_with("shaky", |result| {
+        result.status = Some(TaskResultStatus::Failed);
+        result.reason_for_incompletion = Some("boom".into());
+    });
+    assert_eq!(decision.workflow.status, WorkflowStatus::Running);
+    assert_eq!(run.task("shaky").status, TaskStatus::Failed);
+    assert_eq!(run.task("next").status, TaskStatus::Scheduled);
+
+    let decision = run.report("next", TaskResultStatus::Completed, json!({}));
+    assert_eq!(decision.workflow.status, WorkflowStatus::Failed);
+    assert_eq!(
+        decision.workflow.reason_for_incompletion,
+        Some(format!(
+            "Task {} failed with status: FAILED and reason: 'boom'",
+            run.task("shaky").task_id
+        ))
+    );
+}
+
+#[test]
+fn a_join_waits_for_every_branch_then_fails_on_a_permissive_failure() {
+    let def = definition(json!({"name": "lenient_fork", "tasks": [
+        {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN", "forkTasks": [
+            [{"name": "shaky", "taskReferenceName": "shaky", "permissive": true,
+              "taskDefinition": {"name": "shaky", "retryCount": 0}}],
+            [{"name": "steady", "taskReferenceName": "steady"}]]},
+        {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["shaky", "steady"]},
+        {"name": "after", "taskReferenceName": "after"}]}));
+    let (mut run, _) = Run::start(def, json!({}));
+    run.report_with("shaky", |result| {
+        result.status = Some(TaskResultStatus::Failed);
+        result.reason_for_incompletion = Some("boom".into());
+    });
+    assert_eq!(run.workflow.status, WorkflowStatus::Running);
+    assert_eq!(run.task("join").status, TaskStatus::InProgress);
+
+    let decision = run.report("steady", TaskResultStatus::Completed, json!({}));
+    assert_eq!(decision.workflow.status, WorkflowStatus::Failed);
+    let join = decision.workflow.task_by_ref_name("join").unwrap();
+    assert_eq!(join.status, TaskStatus::Failed);
+    assert_eq!(join.reason_for_incompletion.as_deref(), Some("boom"));
+    assert!(decision.workflow.task_by_ref_name("after").is_none());
+}
