@@ -246,63 +246,76 @@ fn apply_queue_ops(conn: &mut AnyConnection, ops: &[QueueOp]) -> StoreResult<()>
     Ok(())
 }
 
-#[derive(QueryableByName)]
-struct ClaimedEntry {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    id: i64,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    task_id: String,
-}
-
 /// Claims up to `count` visible entries of a queue with one statement, leasing each for its
 /// `lease_ms`, then marks their tasks IN_PROGRESS. Runs inside the caller's transaction.
 fn claim(conn: &mut AnyConnection, request: &PollSpec, now: i64) -> StoreResult<PolledTasks> {
-    use diesel::sql_types::{BigInt, Text};
     let admission = task_limits::admit(conn, request.task_type(), request.count, now)?;
     if admission.allowed == 0 {
         return Ok(Vec::new());
     }
     let limit = admission.allowed as i64;
-    let claimed: Vec<ClaimedEntry> = match conn {
-        AnyConnection::Postgresql(c) => diesel::sql_query(
-            "UPDATE queue_entries SET leased_until = $1 + lease_ms WHERE id IN (\
-             SELECT id FROM queue_entries WHERE queue_name = $2 AND leased_until IS NULL AND visible_at <= $1 \
-             ORDER BY priority DESC, id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, task_id",
+    // Built with diesel's DSL rather than as SQL text so the statement is prepared once per
+    // connection and cached (diesel never caches `sql_query`).
+    let waiting = diesel::alias!(queue_entries as waiting);
+    let candidates = waiting
+        .filter(
+            waiting
+                .field(queue_entries::queue_name)
+                .eq(&request.queue_name),
         )
-        .bind::<BigInt, _>(now)
-        .bind::<Text, _>(&request.queue_name)
-        .bind::<BigInt, _>(limit)
-        .load(c)?,
-        AnyConnection::Sqlite(c) => diesel::sql_query(
-            "UPDATE queue_entries SET leased_until = ?1 + lease_ms WHERE id IN (\
-             SELECT id FROM queue_entries WHERE queue_name = ?2 AND leased_until IS NULL AND visible_at <= ?1 \
-             ORDER BY priority DESC, id LIMIT ?3) RETURNING id, task_id",
+        .filter(waiting.field(queue_entries::leased_until).is_null())
+        .filter(waiting.field(queue_entries::visible_at).le(now))
+        .order((
+            waiting.field(queue_entries::priority).desc(),
+            waiting.field(queue_entries::id).asc(),
+        ))
+        .limit(limit)
+        .select(waiting.field(queue_entries::id));
+    let lease = queue_entries::leased_until.eq((queue_entries::lease_ms + now).nullable());
+    let returned = (queue_entries::id, queue_entries::task_id);
+    let claimed: Vec<(i64, String)> = match conn {
+        AnyConnection::Postgresql(c) => diesel::update(
+            queue_entries::table
+                .filter(queue_entries::id.eq_any(candidates.for_update().skip_locked())),
         )
-        .bind::<BigInt, _>(now)
-        .bind::<Text, _>(&request.queue_name)
-        .bind::<BigInt, _>(limit)
-        .load(c)?,
+        .set(lease)
+        .returning(returned)
+        .get_results(c)?,
+        AnyConnection::Sqlite(c) => {
+            diesel::update(queue_entries::table.filter(queue_entries::id.eq_any(candidates)))
+                .set(lease)
+                .returning(returned)
+                .get_results(c)?
+        }
     };
     if claimed.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<&str> = claimed.iter().map(|entry| entry.task_id.as_str()).collect();
-    let bodies: Vec<(String, String)> = tasks::table
-        .filter(tasks::task_id.eq_any(&ids))
-        .select((tasks::task_id, tasks::body))
-        .load(conn)?;
+    let bodies: Vec<(String, String)> = match claimed.as_slice() {
+        // One task (update-v2's next task, a single poll): a cached statement.
+        [(_, task_id)] => tasks::table
+            .find(task_id)
+            .select((tasks::task_id, tasks::body))
+            .load(conn)?,
+        _ => {
+            let ids: Vec<&str> = claimed
+                .iter()
+                .map(|(_, task_id)| task_id.as_str())
+                .collect();
+            tasks::table
+                .filter(tasks::task_id.eq_any(&ids))
+                .select((tasks::task_id, tasks::body))
+                .load(conn)?
+        }
+    };
     let mut bodies: HashMap<String, String> = bodies.into_iter().collect();
     let mut polled = Vec::with_capacity(claimed.len());
-    for entry in claimed {
-        let task: Option<Task> = bodies
-            .remove(&entry.task_id)
-            .as_deref()
-            .map(parse)
-            .transpose()?;
+    for (entry_id, task_id) in claimed {
+        let task: Option<Task> = bodies.remove(&task_id).as_deref().map(parse).transpose()?;
         // Queued tasks are SCHEDULED, except timed WAITs, which are IN_PROGRESS all along.
         let Some(mut task) = task.filter(|t| !t.status.is_terminal()) else {
             // The task finished or vanished while queued: the entry is stale.
-            diesel::delete(queue_entries::table.find(entry.id)).execute(conn)?;
+            diesel::delete(queue_entries::table.find(entry_id)).execute(conn)?;
             continue;
         };
         baton_engine::start_polled_task(
@@ -312,7 +325,7 @@ fn claim(conn: &mut AnyConnection, request: &PollSpec, now: i64) -> StoreResult<
             now,
         );
         let row = TaskRow::from_task(&task)?;
-        diesel::update(tasks::table.find(&entry.task_id))
+        diesel::update(tasks::table.find(&task_id))
             .set((&row, tasks::revision.eq(tasks::revision + 1)))
             .execute(conn)?;
         polled.push(task);
@@ -1038,12 +1051,11 @@ impl DieselStore {
                 .poll_data_written
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
+            // At most one write a second per queue and domain, whichever worker polls: many
+            // workers taking turns on one queue would otherwise write on every poll. The
+            // stored worker is then at most a second out of date.
             match recorded.get(&key) {
-                Some((worker, at))
-                    if *worker == request.worker_id && now - at < POLL_DATA_FLUSH_MS =>
-                {
-                    return Ok(())
-                }
+                Some((_, at)) if now - at < POLL_DATA_FLUSH_MS => return Ok(()),
                 _ => recorded.insert(key, (request.worker_id.clone(), now)),
             };
         }
