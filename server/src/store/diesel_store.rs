@@ -21,6 +21,7 @@ use diesel::r2d2::{ConnectionManager, PooledConnection};
 use super::connection::{open_pool, AnyConnection, AnyPool, Backend, DatabaseUrl};
 use super::group_commit::GroupCommit;
 use super::idempotency::{self, Verdict};
+use super::same_sql::SameSql;
 use super::schema::{
     event_messages, poll_data, queue_entries, task_defs, task_logs, tasks, workflow_defs, workflows,
 };
@@ -185,9 +186,11 @@ fn save_tasks(
     for task in decision.changed() {
         let row = TaskRow::from_task(task)?;
         if existing.contains(&task.task_id) {
-            diesel::update(tasks::table.find(task.task_id.as_str()))
-                .set((&row, tasks::revision.eq(tasks::revision + 1)))
-                .execute(conn)?;
+            SameSql(
+                diesel::update(tasks::table.find(task.task_id.as_str()))
+                    .set((&row, tasks::revision.eq(tasks::revision + 1))),
+            )
+            .execute(conn)?;
         } else {
             diesel::insert_into(tasks::table)
                 .values(&row)
@@ -221,11 +224,11 @@ fn apply_queue_ops(conn: &mut AnyConnection, ops: &[QueueOp]) -> StoreResult<()>
                     queue_entries::lease_ms.eq(lease_ms),
                     queue_entries::leased_until.eq(None::<i64>),
                 );
-                per_backend!(conn, c => diesel::insert_into(queue_entries::table)
+                per_backend!(conn, c => SameSql(diesel::insert_into(queue_entries::table)
                     .values(entry)
                     .on_conflict(queue_entries::task_id)
                     .do_update()
-                    .set(replace)
+                    .set(replace))
                     .execute(c))?;
             }
             QueueOp::Remove { task_id } => {
@@ -236,10 +239,12 @@ fn apply_queue_ops(conn: &mut AnyConnection, ops: &[QueueOp]) -> StoreResult<()>
                 task_id,
                 leased_until,
             } => {
-                diesel::update(queue_entries::table.filter(queue_entries::task_id.eq(task_id)))
-                    .filter(queue_entries::leased_until.is_not_null())
-                    .set(queue_entries::leased_until.eq(leased_until))
-                    .execute(conn)?;
+                SameSql(
+                    diesel::update(queue_entries::table.filter(queue_entries::task_id.eq(task_id)))
+                        .filter(queue_entries::leased_until.is_not_null())
+                        .set(queue_entries::leased_until.eq(leased_until)),
+                )
+                .execute(conn)?;
             }
         }
     }
@@ -274,19 +279,21 @@ fn claim(conn: &mut AnyConnection, request: &PollSpec, now: i64) -> StoreResult<
     let lease = queue_entries::leased_until.eq((queue_entries::lease_ms + now).nullable());
     let returned = (queue_entries::id, queue_entries::task_id);
     let claimed: Vec<(i64, String)> = match conn {
-        AnyConnection::Postgresql(c) => diesel::update(
-            queue_entries::table
-                .filter(queue_entries::id.eq_any(candidates.for_update().skip_locked())),
+        AnyConnection::Postgresql(c) => SameSql(
+            diesel::update(
+                queue_entries::table
+                    .filter(queue_entries::id.eq_any(candidates.for_update().skip_locked())),
+            )
+            .set(lease)
+            .returning(returned),
         )
-        .set(lease)
-        .returning(returned)
         .get_results(c)?,
-        AnyConnection::Sqlite(c) => {
+        AnyConnection::Sqlite(c) => SameSql(
             diesel::update(queue_entries::table.filter(queue_entries::id.eq_any(candidates)))
                 .set(lease)
-                .returning(returned)
-                .get_results(c)?
-        }
+                .returning(returned),
+        )
+        .get_results(c)?,
     };
     if claimed.is_empty() {
         return Ok(Vec::new());
@@ -325,9 +332,11 @@ fn claim(conn: &mut AnyConnection, request: &PollSpec, now: i64) -> StoreResult<
             now,
         );
         let row = TaskRow::from_task(&task)?;
-        diesel::update(tasks::table.find(&task_id))
-            .set((&row, tasks::revision.eq(tasks::revision + 1)))
-            .execute(conn)?;
+        SameSql(
+            diesel::update(tasks::table.find(&task_id))
+                .set((&row, tasks::revision.eq(tasks::revision + 1))),
+        )
+        .execute(conn)?;
         polled.push(task);
     }
     // Hand tasks out in queue order (RETURNING does not promise one).
@@ -439,9 +448,11 @@ fn save_decision(
     let row = WorkflowRow::from_workflow(&decision.workflow, body);
     match existing {
         Some(_) => {
-            diesel::update(workflows::table.find(&decision.workflow.workflow_id))
-                .set(&row)
-                .execute(conn)?;
+            // Every column is set (`treat_none_as_null`), so the SQL never varies.
+            SameSql(
+                diesel::update(workflows::table.find(&decision.workflow.workflow_id)).set(&row),
+            )
+            .execute(conn)?;
         }
         None => {
             diesel::insert_into(workflows::table)

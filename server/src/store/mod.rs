@@ -8,6 +8,7 @@ mod connection;
 mod diesel_store;
 mod group_commit;
 mod idempotency;
+mod same_sql;
 mod schema;
 mod task_cache;
 mod task_limits;

@@ -12,6 +12,7 @@ use baton_model::TaskDef;
 use diesel::prelude::*;
 
 use super::connection::AnyConnection;
+use super::same_sql::SameSql;
 use super::schema::{task_limits, tasks};
 use super::StoreResult;
 
@@ -133,11 +134,10 @@ pub fn record_claims(
     let Some(limits) = admission.limits.filter(|l| l.rate_per_frequency > 0) else {
         return Ok(());
     };
-    diesel::update(task_limits::table.find(task_type))
-        .set((
-            task_limits::window_start.eq(limits.window_start),
-            task_limits::window_count.eq(limits.window_count + claimed as i32),
-        ))
-        .execute(conn)?;
+    SameSql(diesel::update(task_limits::table.find(task_type)).set((
+        task_limits::window_start.eq(limits.window_start),
+        task_limits::window_count.eq(limits.window_count + claimed as i32),
+    )))
+    .execute(conn)?;
     Ok(())
 }
