@@ -755,20 +755,7 @@ pub(crate) fn finish_workflow(
     decision.workflow.reason_for_incompletion = reason;
     decision.workflow.end_time = now;
     decision.workflow.update_time = now;
-    let workflow = &decision.workflow;
-    if let (Some(parent), Some(task)) = (
-        &workflow.parent_workflow_id,
-        &workflow.parent_workflow_task_id,
-    ) {
-        decision.parent_update = Some(ParentUpdate {
-            parent_workflow_id: parent.clone(),
-            parent_task_id: task.clone(),
-            child_workflow_id: workflow.workflow_id.clone(),
-            child_status: workflow.status,
-            child_output: workflow.output.clone(),
-            child_reason: workflow.reason_for_incompletion.clone(),
-        });
-    }
+    decision.parent_update = ParentUpdate::of(&decision.workflow);
 }
 
 /// The definition's `outputParameters` resolved, or else the last task's output.

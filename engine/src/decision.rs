@@ -44,6 +44,21 @@ pub struct ParentUpdate {
     pub child_reason: Option<String>,
 }
 
+impl ParentUpdate {
+    /// What a sub-workflow tells its parent about its current state; `None` for a workflow
+    /// without a parent.
+    pub fn of(child: &baton_model::Workflow) -> Option<ParentUpdate> {
+        Some(ParentUpdate {
+            parent_workflow_id: child.parent_workflow_id.clone()?,
+            parent_task_id: child.parent_workflow_task_id.clone()?,
+            child_workflow_id: child.workflow_id.clone(),
+            child_status: child.status,
+            child_output: child.output.clone(),
+            child_reason: child.reason_for_incompletion.clone(),
+        })
+    }
+}
+
 impl Decision {
     /// A decision that changes nothing yet, over the given state.
     pub fn unchanged(workflow: Workflow) -> Self {

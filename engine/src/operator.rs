@@ -149,22 +149,8 @@ fn is_unsuccessful(status: TaskStatus) -> bool {
 /// A retried sub-workflow that runs again tells its parent, whose SUB_WORKFLOW task then waits
 /// for it once more ([`resume_sub_workflow_task`]).
 fn tell_parent_it_runs_again(decision: &mut Decision) {
-    let workflow = &decision.workflow;
-    if workflow.status.is_terminal() {
-        return;
-    }
-    if let (Some(parent), Some(task)) = (
-        &workflow.parent_workflow_id,
-        &workflow.parent_workflow_task_id,
-    ) {
-        decision.parent_update = Some(ParentUpdate {
-            parent_workflow_id: parent.clone(),
-            parent_task_id: task.clone(),
-            child_workflow_id: workflow.workflow_id.clone(),
-            child_status: workflow.status,
-            child_output: JsonMap::new(),
-            child_reason: None,
-        });
+    if !decision.workflow.status.is_terminal() {
+        decision.parent_update = ParentUpdate::of(&decision.workflow);
     }
 }
 
