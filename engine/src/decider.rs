@@ -21,7 +21,7 @@ use crate::graph::{base_reference, loop_around, next_task};
 use crate::roots::WorkflowRoots;
 use crate::schedule::{fail_task, schedule_task, task_def_of, Schedule};
 use crate::script::{self, ScriptLimits};
-use crate::timeouts::total_deadline;
+use crate::timeouts::total_timeout_spent;
 use crate::validate::is_system_task;
 use crate::{Decision, EngineError, IdSource, QueueOp};
 
@@ -191,9 +191,10 @@ fn process_finished_tasks(
         }
         let workflow_task = task.workflow_task.clone().unwrap_or_default();
         // Once totalTimeoutSeconds has passed, no attempt follows.
-        let out_of_time =
-            total_deadline(&decision.workflow.tasks, &task).is_some_and(|at| now >= at);
-        if let Some(delay_seconds) = retry_delay(&task, &workflow_task).filter(|_| !out_of_time) {
+        let total_timeout = total_timeout_spent(&decision.workflow.tasks, &task, now);
+        if let Some(delay_seconds) =
+            retry_delay(&task, &workflow_task).filter(|_| total_timeout.is_none())
+        {
             decision.workflow.tasks[position - 1].retried = true;
             let retry = Schedule {
                 workflow_task: &workflow_task,
@@ -215,7 +216,7 @@ fn process_finished_tasks(
             schedule_next(decision, definition, &task, now, ids);
             continue;
         }
-        fail_workflow(decision, &task, now, ids);
+        fail_workflow(decision, &task, total_timeout, now, ids);
         return;
     }
 }
@@ -283,7 +284,6 @@ fn permissive_failures(workflow: &Workflow) -> Option<String> {
                 .is_some_and(|t| t.permissive && !t.optional);
             permissive
                 && std::ptr::eq(latest[task.reference_task_name.as_str()], *task)
-                && task.status.is_terminal()
                 && !task.status.is_successful()
         })
         .collect();
@@ -686,16 +686,14 @@ fn retry_delay(task: &Task, workflow_task: &WorkflowTask) -> Option<i64> {
 
 /// Fails the workflow because `task` failed for good, and cancels what still runs. As in
 /// Conductor, a task that timed out times the workflow out, and a cancelled one terminates it.
-fn fail_workflow(decision: &mut Decision, task: &Task, now: i64, ids: &mut dyn IdSource) {
-    let total_timeout = total_deadline(&decision.workflow.tasks, task)
-        .filter(|at| now >= *at)
-        .map(|at| {
-            let limit = task
-                .workflow_task
-                .as_deref()
-                .map_or(0, |t| task_def_of(t).total_timeout_seconds);
-            (limit, (now - at) / 1000 + limit)
-        });
+/// `total_timeout` is the task's spent `totalTimeoutSeconds` (limit, elapsed), if it is why.
+fn fail_workflow(
+    decision: &mut Decision,
+    task: &Task,
+    total_timeout: Option<(i64, i64)>,
+    now: i64,
+    ids: &mut dyn IdSource,
+) {
     let reason = match total_timeout {
         Some((limit, elapsed)) => format!(
             "Task {}/{} exceeded total timeout of {limit} seconds (elapsed {elapsed} seconds across all attempts). No further retries will be attempted.",

@@ -114,7 +114,7 @@ fn retry_failed_tasks(
         .into_iter()
         .filter(|&p| {
             let task = &decision.workflow.tasks[p];
-            Some(task.task_id.as_str()) != resumed && is_unsuccessful(task.status)
+            Some(task.task_id.as_str()) != resumed && !task.status.is_successful()
         })
         .collect();
     reopen(&mut decision.workflow, now);
@@ -134,16 +134,6 @@ fn retry_failed_tasks(
         };
         schedule_task(decision, attempt, now, ids);
     }
-}
-
-fn is_unsuccessful(status: TaskStatus) -> bool {
-    matches!(
-        status,
-        TaskStatus::Failed
-            | TaskStatus::FailedWithTerminalError
-            | TaskStatus::TimedOut
-            | TaskStatus::Canceled
-    )
 }
 
 /// A retried sub-workflow that runs again tells its parent, whose SUB_WORKFLOW task then waits
@@ -174,7 +164,7 @@ pub(crate) fn resume_sub_workflow_task(
         return Err(EngineError::TaskNotFound(child.parent_task_id.clone()));
     };
     let task = &decision.workflow.tasks[position];
-    if task.retried || !is_unsuccessful(task.status) {
+    if task.retried || task.status.is_successful() {
         return Ok(decision);
     }
     if decision.workflow.status.is_terminal() {

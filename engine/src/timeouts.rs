@@ -62,11 +62,26 @@ pub(crate) fn first_scheduled_time(tasks: &[Task], task: &Task) -> i64 {
     first.scheduled_time
 }
 
+/// `task`'s `totalTimeoutSeconds`, 0 when it has none.
+fn total_timeout_seconds(task: &Task) -> i64 {
+    task.workflow_task
+        .as_deref()
+        .and_then(|t| t.task_definition.as_ref())
+        .map_or(0, |def| def.total_timeout_seconds)
+}
+
 /// When `task`'s `totalTimeoutSeconds` runs out, if it has one.
-pub(crate) fn total_deadline(tasks: &[Task], task: &Task) -> Option<i64> {
-    let def = task_def_of(task.workflow_task.as_deref()?);
-    (def.total_timeout_seconds > 0)
-        .then(|| first_scheduled_time(tasks, task) + def.total_timeout_seconds * 1000)
+fn total_deadline(tasks: &[Task], task: &Task) -> Option<i64> {
+    let limit = total_timeout_seconds(task);
+    (limit > 0).then(|| first_scheduled_time(tasks, task) + limit * 1000)
+}
+
+/// Once `task`'s `totalTimeoutSeconds` has passed at `now`: the limit and the seconds elapsed
+/// since its first attempt was scheduled.
+pub(crate) fn total_timeout_spent(tasks: &[Task], task: &Task, now: i64) -> Option<(i64, i64)> {
+    let limit = total_timeout_seconds(task);
+    let deadline = total_deadline(tasks, task).filter(|at| now >= *at)?;
+    Some((limit, (now - deadline) / 1000 + limit))
 }
 
 /// The timeout of `task` (one of `tasks`) that has passed at `now`, if any.
@@ -76,13 +91,8 @@ fn expired(tasks: &[Task], task: &Task, now: i64) -> Option<Expired> {
     }
     let def = task_def_of(task.workflow_task.as_deref()?);
     if def.timeout_policy != TaskTimeoutPolicy::AlertOnly {
-        if let Some(deadline) = total_deadline(tasks, task).filter(|at| now >= *at) {
-            let elapsed = (now - deadline) / 1000 + def.total_timeout_seconds;
-            return Some(Expired::Total(
-                def.total_timeout_seconds,
-                elapsed,
-                def.timeout_policy,
-            ));
+        if let Some((limit, elapsed)) = total_timeout_spent(tasks, task, now) {
+            return Some(Expired::Total(limit, elapsed, def.timeout_policy));
         }
     }
     match task.status {

@@ -235,7 +235,7 @@ impl Runtime {
         if let Some(existing) = existing {
             return Ok(existing);
         }
-        self.wake_polls(&decision, &cascaded);
+        self.announce_commit(&decision, &cascaded);
         Ok(workflow_id)
     }
 
@@ -330,7 +330,7 @@ impl Runtime {
             }
             Err(Missing::Task) => return Err(self.explain_missing_task(&result).await),
         };
-        self.wake_polls(&decision, &cascaded);
+        self.announce_commit(&decision, &cascaded);
         self.end_orphans(orphans).await;
         if !result.logs.is_empty() {
             let result = result.clone();
@@ -454,7 +454,6 @@ impl Runtime {
             let children = workflow.tasks.iter().filter(|task| {
                 task.task_type == baton_model::task_type::SUB_WORKFLOW
                     && !task.retried
-                    && task.status.is_terminal()
                     && !task.status.is_successful()
             });
             for child_id in children.filter_map(|task| task.sub_workflow_id.clone()) {
@@ -565,7 +564,7 @@ impl Runtime {
                 "No such workflow found by id: {missing}"
             )));
         };
-        self.wake_polls(&decision, &cascaded);
+        self.announce_commit(&decision, &cascaded);
         Ok((decision, orphans))
     }
 
@@ -637,8 +636,9 @@ impl Runtime {
     }
 
     /// Wakes the long polls of every queue a committed decision (or a parent decision it
-    /// cascaded into) pushed to.
-    fn wake_polls(&self, decision: &Decision, cascaded: &Woken) {
+    /// cascaded into) pushed to, and, while anyone listens, announces the workflows it changed
+    /// or started.
+    fn announce_commit(&self, decision: &Decision, cascaded: &Woken) {
         for queue_name in decision.pushed_queues() {
             self.notifier.notify(queue_name);
         }

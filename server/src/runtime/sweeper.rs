@@ -31,7 +31,8 @@ pub async fn run(runtime: Runtime) {
 
 impl Runtime {
     /// Applies the timeouts due at `now` to every due workflow, and ends orphaned
-    /// sub-workflows. Returns how many workflows it looked at. Tests call it with a `now` in the future instead of waiting.
+    /// sub-workflows. Returns how many workflows it looked at. Tests call it with a `now` in
+    /// the future instead of waiting.
     pub async fn sweep(&self, now: i64) -> Result<usize, crate::error::ApiError> {
         let due = self
             .blocking(move |store| store.due_workflows(now, SWEEP_BATCH))

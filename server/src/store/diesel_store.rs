@@ -47,16 +47,14 @@ pub struct DieselStore {
     backend: Backend,
     /// SQLite's single writer, committing concurrent writes together; `None` on PostgreSQL.
     sqlite_writer: Option<GroupCommit>,
-    /// The last poll data written per (queue, domain): worker and time.
-    poll_data_written: Mutex<HashMap<PollDataKey, LastPoll>>,
+    /// When poll data was last written per (queue, domain).
+    poll_data_written: Mutex<HashMap<PollDataKey, i64>>,
     /// Tasks of large workflows between decisions.
     task_cache: TaskCache,
 }
 
 /// A `poll_data` row's key: queue name and domain (empty for none).
 type PollDataKey = (String, String);
-/// The worker and time last written to a `poll_data` row.
-type LastPoll = (Option<String>, i64);
 
 /// How often the same worker's polls of one queue are written to `poll_data`.
 pub const POLL_DATA_FLUSH_MS: i64 = 1000;
@@ -1056,8 +1054,8 @@ impl DieselStore {
     }
 
     /// Records the last poll of a queue by a worker. Writes go out at most once per
-    /// [`POLL_DATA_FLUSH_MS`] for the same queue, domain and worker (as Conductor's SQL
-    /// poll-data DAOs cache them), so busy pollers do not turn every poll into a write.
+    /// [`POLL_DATA_FLUSH_MS`] for the same queue and domain (as Conductor's SQL poll-data
+    /// DAOs cache them), so busy pollers do not turn every poll into a write.
     fn record_poll(&self, request: &PollSpec, now: i64) -> StoreResult<()> {
         let domain = request.domain.clone().unwrap_or_default();
         let key = (request.queue_name.clone(), domain.clone());
@@ -1070,8 +1068,8 @@ impl DieselStore {
             // workers taking turns on one queue would otherwise write on every poll. The
             // stored worker is then at most a second out of date.
             match recorded.get(&key) {
-                Some((_, at)) if now - at < POLL_DATA_FLUSH_MS => return Ok(()),
-                _ => recorded.insert(key, (request.worker_id.clone(), now)),
+                Some(at) if now - at < POLL_DATA_FLUSH_MS => return Ok(()),
+                _ => recorded.insert(key, now),
             };
         }
         let (queue_name, worker_id) = (&request.queue_name, &request.worker_id);
