@@ -132,7 +132,10 @@ impl GroupCommit {
         drop(writer);
         {
             let mut outcomes = lock(&self.outcomes);
-            outcomes.finished = my_batch;
+            // Batches can report out of order (the writer lock is released first): a late
+            // report of an older batch must not move `finished` back, or the waiters of the
+            // newer one would sleep forever.
+            outcomes.finished = outcomes.finished.max(my_batch);
             if let Err(reason) = &committed {
                 // Old failures have long been read by their writers.
                 outcomes.failures.retain(|batch, _| batch + 1024 > my_batch);
