@@ -11,8 +11,16 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 
 use crate::Db;
 
-/// Runs Baton in this process until killed (the `serve` subcommand).
+/// Runs Baton in this process until killed (the `serve` subcommand). `BATON_BENCH_LOG` (a
+/// tracing filter, e.g. `baton_server::store=debug` for the writer's timings) turns on the
+/// server's log, on stderr.
 pub async fn serve(http_addr: &str, database_url: &str) -> anyhow::Result<()> {
+    if let Ok(filter) = std::env::var("BATON_BENCH_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let config = Config {
         http_addr: http_addr.to_owned(),
         database_url: database_url.to_owned(),

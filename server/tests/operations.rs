@@ -598,15 +598,16 @@ async fn a_child_left_running_by_a_dead_server_is_ended_by_the_sweeper(db: TestD
         other
             .update_workflow(
                 &parent_id,
-                &mut |workflow| {
+                Box::new(|workflow| {
                     baton_engine::operator::terminate(
                         workflow,
                         None,
                         baton_server::runtime::now_ms(),
                     )
-                },
-                &mut |_, _| unreachable!("the parent has no parent"),
+                }),
+                Box::new(|_, _| unreachable!("the parent has no parent")),
             )
+            .wait()
             .unwrap();
     })
     .await

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use baton_engine::{start_workflow, Decision, EngineError, SequentialIds, StartParams};
-use baton_model::{TaskDef, TaskStatus, WorkflowDef};
+use baton_model::{IdempotencyStrategy, TaskDef, TaskStatus, WorkflowDef};
 use baton_server::store::{DatabaseUrl, DieselStore, PollSpec, Store, StoreError};
 use serde_json::json;
 use support::TestDb;
@@ -133,9 +133,14 @@ async fn task_definitions_upsert_and_keep_their_creation_time(db: TestDb) {
 async fn a_created_workflow_reads_back_with_its_tasks_and_queue_entries(db: TestDb) {
     let store = open(&db);
     blocking(move || {
-        let mut decision = new_workflow(&one_task_def("w", "x"), "wf", 0);
+        let decision = new_workflow(&one_task_def("w", "x"), "wf", 0);
         store
-            .create_workflow(&mut decision, &mut apply_to_parent)
+            .create_workflow(
+                decision.clone(),
+                Box::new(apply_to_parent),
+                IdempotencyStrategy::Fail,
+            )
+            .wait()
             .unwrap();
         let workflow = store.workflow("wf", true).unwrap().unwrap();
         assert_eq!(workflow, decision.workflow);
@@ -160,16 +165,20 @@ async fn a_rejected_change_writes_nothing(db: TestDb) {
     blocking(move || {
         store
             .create_workflow(
-                &mut new_workflow(&one_task_def("w", "x"), "wf", 0),
-                &mut apply_to_parent,
+                new_workflow(&one_task_def("w", "x"), "wf", 0),
+                Box::new(apply_to_parent),
+                IdempotencyStrategy::Fail,
             )
+            .wait()
             .unwrap();
         let error = store
             .update_workflow(
                 "wf",
-                &mut |_| Err(EngineError::MissingStatus),
-                &mut apply_to_parent,
+                Box::new(|_| Err(EngineError::MissingStatus)),
+                Box::new(apply_to_parent),
             )
+            .wait()
+            .map(|(c, _)| c.decision)
             .unwrap_err();
         assert!(matches!(
             error,
@@ -178,9 +187,11 @@ async fn a_rejected_change_writes_nothing(db: TestDb) {
         let missing = store
             .update_workflow(
                 "nope",
-                &mut |w| Ok(Decision::unchanged(w)),
-                &mut apply_to_parent,
+                Box::new(|w| Ok(Decision::unchanged(w))),
+                Box::new(apply_to_parent),
             )
+            .wait()
+            .map(|(c, _)| c.decision)
             .unwrap_err();
         assert!(matches!(missing, StoreError::NotFound(_)));
         assert_eq!(store.workflow("wf", true).unwrap().unwrap().tasks.len(), 1);
@@ -193,14 +204,20 @@ async fn a_new_workflow_that_fails_to_commit_leaves_no_partial_state(db: TestDb)
     blocking(move || {
         let def = one_task_def("w", "x");
         store
-            .create_workflow(&mut new_workflow(&def, "first", 0), &mut apply_to_parent)
+            .create_workflow(
+                new_workflow(&def, "first", 0),
+                Box::new(apply_to_parent),
+                IdempotencyStrategy::Fail,
+            )
+            .wait()
             .unwrap();
         // A second workflow whose workflow row collides: its task rows and queue entry
         // must not be written either.
         let mut clash = new_workflow(&def, "second", 0);
         clash.workflow.workflow_id = "first".into();
         assert!(store
-            .create_workflow(&mut clash, &mut apply_to_parent)
+            .create_workflow(clash, Box::new(apply_to_parent), IdempotencyStrategy::Fail)
+            .wait()
             .is_err());
         assert!(store.task("second-1").unwrap().is_none());
         assert_eq!(store.queue_size("x").unwrap(), 1);
@@ -213,20 +230,35 @@ async fn polls_respect_priority_visibility_and_leases(db: TestDb) {
     blocking(move || {
         let def = one_task_def("w", "x");
         store
-            .create_workflow(&mut new_workflow(&def, "low", 1), &mut apply_to_parent)
+            .create_workflow(
+                new_workflow(&def, "low", 1),
+                Box::new(apply_to_parent),
+                IdempotencyStrategy::Fail,
+            )
+            .wait()
             .unwrap();
         store
-            .create_workflow(&mut new_workflow(&def, "high", 50), &mut apply_to_parent)
+            .create_workflow(
+                new_workflow(&def, "high", 50),
+                Box::new(apply_to_parent),
+                IdempotencyStrategy::Fail,
+            )
+            .wait()
             .unwrap();
         let mut later = new_workflow(&def, "later", 99);
         if let baton_engine::QueueOp::Push { visible_at, .. } = &mut later.queue[0] {
             *visible_at = NOW + 60_000;
         }
         store
-            .create_workflow(&mut later, &mut apply_to_parent)
+            .create_workflow(later, Box::new(apply_to_parent), IdempotencyStrategy::Fail)
+            .wait()
             .unwrap();
 
-        let polled = store.poll(&spec("x", 10, Some("w1")), NOW).unwrap();
+        let polled = store
+            .poll(&spec("x", 10, Some("w1")), NOW)
+            .wait()
+            .unwrap()
+            .tasks;
         let ids: Vec<_> = polled
             .iter()
             .map(|t| t.workflow_instance_id.as_str())
@@ -244,14 +276,21 @@ async fn polls_respect_priority_visibility_and_leases(db: TestDb) {
             Some("w1")
         );
         assert!(
-            store.poll(&spec("x", 10, None), NOW).unwrap().is_empty(),
+            store
+                .poll(&spec("x", 10, None), NOW)
+                .wait()
+                .unwrap()
+                .tasks
+                .is_empty(),
             "leased tasks are not handed out twice"
         );
         assert_eq!(store.next_visible_at("x").unwrap(), Some(NOW + 60_000));
         assert_eq!(
             store
                 .poll(&spec("x", 10, None), NOW + 60_000)
+                .wait()
                 .unwrap()
+                .tasks
                 .len(),
             1
         );
@@ -272,9 +311,11 @@ async fn concurrent_pollers_receive_each_task_exactly_once(db: TestDb) {
             for i in 0..total {
                 store
                     .create_workflow(
-                        &mut new_workflow(&def, &format!("wf{i}"), 0),
-                        &mut apply_to_parent,
+                        new_workflow(&def, &format!("wf{i}"), 0),
+                        Box::new(apply_to_parent),
+                        IdempotencyStrategy::Fail,
                     )
+                    .wait()
                     .unwrap();
             }
         })
@@ -288,7 +329,9 @@ async fn concurrent_pollers_receive_each_task_exactly_once(db: TestDb) {
                 loop {
                     let batch = store
                         .poll(&spec("x", 3, Some(&format!("w{worker}"))), NOW)
-                        .unwrap();
+                        .wait()
+                        .unwrap()
+                        .tasks;
                     if batch.is_empty() {
                         return mine;
                     }
@@ -308,14 +351,65 @@ async fn concurrent_pollers_receive_each_task_exactly_once(db: TestDb) {
     assert_eq!((count, seen.len()), (total, total));
 }
 
+async fn a_claim_leases_no_more_than_it_hands_out_even_when_statistics_are_stale(db: TestDb) {
+    let store = open(&db);
+    let def = one_task_def("w", "x");
+    let create = move |store: &Arc<dyn Store>, prefix: &str| {
+        for i in 0..300 {
+            store
+                .create_workflow(
+                    new_workflow(&def, &format!("{prefix}{i}"), 0),
+                    Box::new(apply_to_parent),
+                    IdempotencyStrategy::Fail,
+                )
+                .wait()
+                .unwrap();
+        }
+    };
+    // A queue that filled and drained, with statistics taken once it was empty (as after a
+    // burst): the planner thinks the queue holds nothing. PostgreSQL then ran
+    // `id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)` once per queue row, and a claim of
+    // one leased every entry.
+    {
+        let (store, create) = (store.clone(), create.clone());
+        blocking(move || {
+            create(&store, "old");
+            for i in 0..300 {
+                assert!(store.remove_workflow(&format!("old{i}")).unwrap());
+            }
+        })
+        .await;
+    }
+    db.execute("ANALYZE");
+    blocking(move || {
+        create(&store, "wf");
+        for round in 1..=3 {
+            let polled = store
+                .poll(&spec("x", 1, Some("w")), NOW)
+                .wait()
+                .unwrap()
+                .tasks;
+            assert_eq!(polled.len(), 1);
+            assert_eq!(
+                store.queue_size("x").unwrap(),
+                300 - round,
+                "one entry leased per claim of one"
+            );
+        }
+    })
+    .await
+}
+
 async fn removing_a_workflow_removes_its_tasks_queue_entries_and_logs(db: TestDb) {
     let store = open(&db);
     blocking(move || {
         store
             .create_workflow(
-                &mut new_workflow(&one_task_def("w", "x"), "wf", 0),
-                &mut apply_to_parent,
+                new_workflow(&one_task_def("w", "x"), "wf", 0),
+                Box::new(apply_to_parent),
+                IdempotencyStrategy::Fail,
             )
+            .wait()
             .unwrap();
         store.add_task_log("wf-1", "hello", NOW).unwrap();
         assert_eq!(
@@ -337,23 +431,35 @@ async fn an_update_can_claim_the_next_task_in_the_same_transaction(db: TestDb) {
     blocking(move || {
         let def = one_task_def("w", "x");
         store
-            .create_workflow(&mut new_workflow(&def, "one", 0), &mut apply_to_parent)
+            .create_workflow(
+                new_workflow(&def, "one", 0),
+                Box::new(apply_to_parent),
+                IdempotencyStrategy::Fail,
+            )
+            .wait()
             .unwrap();
         store
-            .create_workflow(&mut new_workflow(&def, "two", 0), &mut apply_to_parent)
+            .create_workflow(
+                new_workflow(&def, "two", 0),
+                Box::new(apply_to_parent),
+                IdempotencyStrategy::Fail,
+            )
+            .wait()
             .unwrap();
         let (decision, next) = store
             .update_workflow_and_poll(
                 "one",
-                &mut |workflow| Ok(Decision::unchanged(workflow)),
-                &mut |decision| {
+                Box::new(|workflow| Ok(Decision::unchanged(workflow))),
+                Box::new(|decision| {
                     assert_eq!(decision.workflow.workflow_id, "one");
                     Some(spec("x", 1, Some("w9")))
-                },
-                &mut apply_to_parent,
+                }),
+                Box::new(apply_to_parent),
                 NOW,
             )
+            .wait()
             .unwrap();
+        let decision = decision.decision;
         assert_eq!(decision.workflow.workflow_id, "one");
         assert_eq!(next.len(), 1);
         assert_eq!(next[0].worker_id.as_deref(), Some("w9"));
@@ -379,9 +485,11 @@ async fn a_failing_write_among_concurrent_writes_rolls_back_alone(db: TestDb) {
             for i in 0..40 {
                 store
                     .create_workflow(
-                        &mut new_workflow(&def, &format!("wf{i}"), 0),
-                        &mut apply_to_parent,
+                        new_workflow(&def, &format!("wf{i}"), 0),
+                        Box::new(apply_to_parent),
+                        IdempotencyStrategy::Fail,
                     )
+                    .wait()
                     .unwrap();
             }
         })
@@ -394,17 +502,19 @@ async fn a_failing_write_among_concurrent_writes_rolls_back_alone(db: TestDb) {
         .map(|i| {
             let store = store.clone();
             tokio::task::spawn_blocking(move || {
-                store.update_workflow(
-                    &format!("wf{i}"),
-                    &mut |mut workflow| {
-                        workflow.status = baton_model::WorkflowStatus::Paused;
-                        if i % 2 == 1 {
-                            return Err(EngineError::MissingStatus);
-                        }
-                        Ok(Decision::unchanged(workflow))
-                    },
-                    &mut apply_to_parent,
-                )
+                store
+                    .update_workflow(
+                        &format!("wf{i}"),
+                        Box::new(move |mut workflow| {
+                            workflow.status = baton_model::WorkflowStatus::Paused;
+                            if i % 2 == 1 {
+                                return Err(EngineError::MissingStatus);
+                            }
+                            Ok(Decision::unchanged(workflow))
+                        }),
+                        Box::new(apply_to_parent),
+                    )
+                    .wait()
             })
         })
         .collect();
@@ -450,7 +560,7 @@ fn complete_branch(
     store
         .update_workflow(
             "wide",
-            &mut |workflow| {
+            Box::new(move |workflow| {
                 if let Some((other, status, worker)) = seen {
                     let task = workflow
                         .task_by_ref_name(&format!("_branch_{other}"))
@@ -478,9 +588,10 @@ fn complete_branch(
                     NOW,
                     &mut SequentialIds::new(&format!("u{index}")),
                 )
-            },
-            &mut apply_to_parent,
+            }),
+            Box::new(apply_to_parent),
         )
+        .wait()
         .unwrap();
 }
 
@@ -488,14 +599,23 @@ async fn a_large_workflow_held_in_memory_still_sees_every_change_made_elsewhere(
     let store = open(&db);
     let other_server = open(&db);
     blocking(move || {
-        let mut decision = new_workflow(&wide_fork(100), "wide", 0);
+        let decision = new_workflow(&wide_fork(100), "wide", 0);
         store
-            .create_workflow(&mut decision, &mut apply_to_parent)
+            .create_workflow(
+                decision,
+                Box::new(apply_to_parent),
+                IdempotencyStrategy::Fail,
+            )
+            .wait()
             .unwrap();
         // A first decision puts the workflow's tasks in this store's memory.
         complete_branch(store.as_ref(), 0, None);
         // A poll changes branch 1 without a decision...
-        let polled = store.poll(&spec("branch", 1, Some("w-1")), NOW).unwrap();
+        let polled = store
+            .poll(&spec("branch", 1, Some("w-1")), NOW)
+            .wait()
+            .unwrap()
+            .tasks;
         assert_eq!(polled[0].reference_task_name, "_branch_1");
         // ...and another server's decision completes branch 2.
         complete_branch(
@@ -530,11 +650,11 @@ async fn a_finished_child_settles_its_parent_in_the_same_transaction(db: TestDb)
              "subWorkflowParam": {"name": "child", "workflowDefinition": {"name": "child", "tasks": [{"name": "kid_work", "taskReferenceName": "k"}]}}},
             {"name": "parent_next", "taskReferenceName": "next"}]}))
         .unwrap();
-        let mut decision = new_workflow(&def, "p", 0);
+        let decision = new_workflow(&def, "p", 0);
         let child_id = decision.children[0].workflow.workflow_id.clone();
-        store.create_workflow(&mut decision, &mut apply_to_parent).unwrap();
+        store.create_workflow(decision, Box::new(apply_to_parent), IdempotencyStrategy::Fail).wait().unwrap();
         assert_eq!(store.workflow(&child_id, true).unwrap().unwrap().parent_workflow_id.as_deref(), Some("p"));
-        let polled = store.poll(&spec("kid_work", 1, None), NOW).unwrap();
+        let polled = store.poll(&spec("kid_work", 1, None), NOW).wait().unwrap().tasks;
         assert_eq!(polled.len(), 1, "the child's task was queued with the parent's start");
 
         let result = baton_model::TaskResult {
@@ -544,11 +664,7 @@ async fn a_finished_child_settles_its_parent_in_the_same_transaction(db: TestDb)
             ..Default::default()
         };
         store
-            .update_workflow(
-                &child_id,
-                &mut |workflow| baton_engine::apply_task_result(workflow, &result, NOW, &mut SequentialIds::new("u")),
-                &mut apply_to_parent,
-            )
+            .update_workflow(&child_id, Box::new(move |workflow| baton_engine::apply_task_result(workflow, &result, NOW, &mut SequentialIds::new("u"))), Box::new(apply_to_parent)).wait().map(|(c, _)| c.decision)
             .unwrap();
         let parent = store.workflow("p", true).unwrap().unwrap();
         assert_eq!(parent.tasks[0].status, TaskStatus::Completed, "the SUB_WORKFLOW task took the child's outcome");
@@ -564,9 +680,11 @@ fn queue_workflows(store: &Arc<dyn Store>, task: &str, count: usize) {
     for i in 0..count {
         store
             .create_workflow(
-                &mut new_workflow(&def, &format!("{task}{i}"), 0),
-                &mut apply_to_parent,
+                new_workflow(&def, &format!("{task}{i}"), 0),
+                Box::new(apply_to_parent),
+                IdempotencyStrategy::Fail,
             )
+            .wait()
             .unwrap();
     }
 }
@@ -604,7 +722,9 @@ async fn concurrency_and_rate_limits_hold_across_servers(db: TestDb) {
             tokio::task::spawn_blocking(move || {
                 store
                     .poll(&spec("limited", 2, Some(&format!("w{worker}"))), NOW)
+                    .wait()
                     .unwrap()
+                    .tasks
             })
         })
         .collect();
@@ -626,40 +746,66 @@ async fn concurrency_and_rate_limits_hold_across_servers(db: TestDb) {
         second
             .update_workflow(
                 &done.workflow_instance_id,
-                &mut |workflow| {
+                Box::new(move |workflow| {
                     baton_engine::apply_task_result(
                         workflow,
                         &result,
                         NOW,
                         &mut SequentialIds::new("r"),
                     )
-                },
-                &mut apply_to_parent,
+                }),
+                Box::new(apply_to_parent),
             )
+            .wait()
+            .map(|(c, _)| c.decision)
             .unwrap();
         assert_eq!(
-            second.poll(&spec("limited", 5, None), NOW).unwrap().len(),
+            second
+                .poll(&spec("limited", 5, None), NOW)
+                .wait()
+                .unwrap()
+                .tasks
+                .len(),
             1
         );
         assert!(first
             .poll(&spec("limited", 5, None), NOW)
+            .wait()
             .unwrap()
+            .tasks
             .is_empty());
 
         // Four per minute, counted across both servers; the next window lets four more out.
-        assert_eq!(first.poll(&spec("rated", 3, None), NOW).unwrap().len(), 3);
         assert_eq!(
-            second.poll(&spec("rated", 3, None), NOW + 1).unwrap().len(),
+            first
+                .poll(&spec("rated", 3, None), NOW)
+                .wait()
+                .unwrap()
+                .tasks
+                .len(),
+            3
+        );
+        assert_eq!(
+            second
+                .poll(&spec("rated", 3, None), NOW + 1)
+                .wait()
+                .unwrap()
+                .tasks
+                .len(),
             1
         );
         assert!(first
             .poll(&spec("rated", 3, None), NOW + 59_999)
+            .wait()
             .unwrap()
+            .tasks
             .is_empty());
         assert_eq!(
             second
                 .poll(&spec("rated", 9, None), NOW + 60_000)
+                .wait()
                 .unwrap()
+                .tasks
                 .len(),
             4
         );
@@ -668,11 +814,21 @@ async fn concurrency_and_rate_limits_hold_across_servers(db: TestDb) {
         first
             .upsert_task_defs(&[TaskDef::new("limited"), TaskDef::new("rated")], NOW)
             .unwrap();
-        assert_eq!(first.poll(&spec("limited", 9, None), NOW).unwrap().len(), 6);
+        assert_eq!(
+            first
+                .poll(&spec("limited", 9, None), NOW)
+                .wait()
+                .unwrap()
+                .tasks
+                .len(),
+            6
+        );
         assert_eq!(
             first
                 .poll(&spec("rated", 9, None), NOW + 60_001)
+                .wait()
                 .unwrap()
+                .tasks
                 .len(),
             2
         );
@@ -694,6 +850,7 @@ on_both_backends!(
     concurrent_pollers_receive_each_task_exactly_once,
     removing_a_workflow_removes_its_tasks_queue_entries_and_logs,
     a_large_workflow_held_in_memory_still_sees_every_change_made_elsewhere,
+    a_claim_leases_no_more_than_it_hands_out_even_when_statistics_are_stale,
 );
 
 #[test]

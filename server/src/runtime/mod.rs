@@ -17,7 +17,7 @@ use baton_model::{
 };
 
 use crate::error::ApiError;
-use crate::store::{PollSpec, Store, StoreError};
+use crate::store::{Cascade, Committed, Created, PollSpec, Store, StoreError};
 
 pub use notifier::QueueNotifier;
 
@@ -97,13 +97,11 @@ pub enum Completion {
     },
 }
 
-/// Computes parents' decisions when a committed decision finishes a sub-workflow, and
-/// remembers the queues they push to.
-struct Cascade {
-    now: i64,
-    woken: Woken,
-    /// Sub-workflows whose parents' decisions cancelled their SUB_WORKFLOW tasks.
-    orphans: Vec<Orphan>,
+/// The store's cascade: a finished sub-workflow's outcome settles its parent's task.
+fn settle_parent(now: i64) -> Cascade {
+    Box::new(move |parent: Workflow, update: &ParentUpdate| {
+        baton_engine::apply_child_outcome(parent, update, now, &mut UuidIds)
+    })
 }
 
 /// A running sub-workflow whose parent ended: it is terminated after the parent's commit.
@@ -129,40 +127,12 @@ fn orphans_of(decision: &Decision) -> Vec<Orphan> {
         .collect()
 }
 
-impl Cascade {
-    fn new(now: i64) -> Self {
-        Cascade {
-            now,
-            woken: Woken::default(),
-            orphans: Vec::new(),
-        }
-    }
-
-    fn apply(&mut self, parent: Workflow, update: &ParentUpdate) -> Result<Decision, EngineError> {
-        let decision = baton_engine::apply_child_outcome(parent, update, self.now, &mut UuidIds)?;
-        self.woken
-            .queues
-            .extend(decision.pushed_queues().into_iter().map(str::to_owned));
-        self.woken
-            .workflows
-            .push(decision.workflow.workflow_id.clone());
-        self.orphans.extend(orphans_of(&decision));
-        Ok(decision)
-    }
-}
-
-/// What a cascade changed besides the decision it started from: queues it pushed to and
-/// parent workflows it moved on.
-#[derive(Debug, Default)]
-struct Woken {
-    queues: Vec<String>,
-    workflows: Vec<String>,
-}
-
-/// What a task result's ids failed to name.
-enum Missing {
-    Workflow,
-    Task,
+/// The orphans of a commit: of its decision and of the parents' decisions it cascaded into.
+fn orphans_of_commit(committed: &Committed) -> Vec<Orphan> {
+    std::iter::once(&committed.decision)
+        .chain(&committed.cascaded)
+        .flat_map(orphans_of)
+        .collect()
 }
 
 /// Shared state of the running server.
@@ -220,23 +190,22 @@ impl Runtime {
         let definition = self
             .with_task_defs(definition, Some(params.input.clone()))
             .await?;
-        let mut decision = baton_engine::start_workflow(definition, params, now, &mut UuidIds)?;
-        let (decision, cascaded, existing) = self
-            .blocking(move |store| {
-                let mut cascade = Cascade::new(now);
-                let existing = store.create_workflow_once(
-                    &mut decision,
-                    &mut |parent, update| cascade.apply(parent, update),
-                    strategy.unwrap_or(IdempotencyStrategy::Fail),
-                )?;
-                Ok((decision, cascade.woken, existing))
-            })
+        let decision = baton_engine::start_workflow(definition, params, now, &mut UuidIds)?;
+        let created = self
+            .store
+            .create_workflow(
+                decision,
+                settle_parent(now),
+                strategy.unwrap_or(IdempotencyStrategy::Fail),
+            )
             .await?;
-        if let Some(existing) = existing {
-            return Ok(existing);
+        match created {
+            Created::New(committed) => {
+                self.announce_commit(&committed);
+                Ok(workflow_id)
+            }
+            Created::Existing(existing) => Ok(existing),
         }
-        self.announce_commit(&decision, &cascaded);
-        Ok(workflow_id)
     }
 
     /// Embeds what the engine will need into the definition (task definitions, the
@@ -274,64 +243,55 @@ impl Runtime {
             return Err(EngineError::MissingStatus.into());
         }
         let result = Arc::new(result);
-        let outcome = {
+        let now = now_ms();
+        let change = {
             let result = result.clone();
-            self.blocking(move |store| {
-                let now = now_ms();
-                let mut next_poll = |decision: &Decision| {
-                    let task = decision
-                        .workflow
-                        .tasks
-                        .iter()
-                        .find(|t| t.task_id == result.task_id)?;
-                    let done = task.status.is_terminal() && !result.extend_lease;
-                    (then_poll && done).then(|| PollSpec {
-                        queue_name: baton_engine::queue_name(
-                            &task.task_type,
-                            task.domain.as_deref(),
-                        ),
-                        count: 1,
-                        worker_id: result.worker_id.clone(),
-                        domain: task.domain.clone(),
-                    })
-                };
-                let mut cascade = Cascade::new(now);
-                let outcome = store.update_workflow_and_poll(
-                    &result.workflow_instance_id,
-                    &mut |workflow| {
-                        baton_engine::apply_task_result(workflow, &result, now, &mut UuidIds)
-                    },
-                    &mut next_poll,
-                    &mut |parent, update| cascade.apply(parent, update),
-                    now,
-                );
-                match outcome {
-                    Ok((decision, next)) => {
-                        let mut orphans = orphans_of(&decision);
-                        orphans.extend(cascade.orphans);
-                        Ok(Ok((decision, next, cascade.woken, orphans)))
-                    }
-                    Err(StoreError::NotFound(_)) => Ok(Err(Missing::Workflow)),
-                    Err(StoreError::Rejected(EngineError::TaskNotFound(_))) => {
-                        Ok(Err(Missing::Task))
-                    }
-                    Err(other) => Err(other),
-                }
+            Box::new(move |workflow: Workflow| {
+                baton_engine::apply_task_result(workflow, &result, now, &mut UuidIds)
             })
-            .await?
         };
-        let (decision, next, cascaded, orphans) = match outcome {
+        let next_poll = {
+            let result = result.clone();
+            Box::new(move |decision: &Decision| {
+                let task = decision
+                    .workflow
+                    .tasks
+                    .iter()
+                    .find(|t| t.task_id == result.task_id)?;
+                let done = task.status.is_terminal() && !result.extend_lease;
+                (then_poll && done).then(|| PollSpec {
+                    queue_name: baton_engine::queue_name(&task.task_type, task.domain.as_deref()),
+                    count: 1,
+                    worker_id: result.worker_id.clone(),
+                    domain: task.domain.clone(),
+                })
+            })
+        };
+        let outcome = self
+            .store
+            .update_workflow_and_poll(
+                &result.workflow_instance_id,
+                change,
+                next_poll,
+                settle_parent(now),
+                now,
+            )
+            .await;
+        let (committed, next) = match outcome {
             Ok(done) => done,
-            Err(Missing::Workflow) => {
+            Err(StoreError::NotFound(_)) => {
                 return Err(ApiError::NotFound(format!(
                     "No such workflow found by id: {}",
                     result.workflow_instance_id
                 )))
             }
-            Err(Missing::Task) => return Err(self.explain_missing_task(&result).await),
+            Err(StoreError::Rejected(EngineError::TaskNotFound(_))) => {
+                return Err(self.explain_missing_task(&result).await)
+            }
+            Err(other) => return Err(other.into()),
         };
-        self.announce_commit(&decision, &cascaded);
-        self.end_orphans(orphans).await;
+        self.announce_commit(&committed);
+        self.end_orphans(orphans_of_commit(&committed)).await;
         if !result.logs.is_empty() {
             let result = result.clone();
             self.blocking(move |store| {
@@ -343,7 +303,7 @@ impl Runtime {
             })
             .await?;
         }
-        Ok((decision, next))
+        Ok((committed.decision, next))
     }
 
     /// Finishes a workflow's pending task from outside (a task by reference name, or the
@@ -538,34 +498,27 @@ impl Runtime {
     where
         F: FnMut(Workflow, i64) -> Result<Decision, EngineError> + Send + 'static,
     {
-        let missing = workflow_id.clone();
+        let now = now_ms();
         let outcome = self
-            .blocking(move |store| {
-                let now = now_ms();
-                let mut cascade = Cascade::new(now);
-                let outcome = store.update_workflow(
-                    &workflow_id,
-                    &mut |workflow| change(workflow, now),
-                    &mut |parent, update| cascade.apply(parent, update),
-                );
-                match outcome {
-                    Ok(decision) => {
-                        let mut orphans = orphans_of(&decision);
-                        orphans.extend(cascade.orphans);
-                        Ok(Some((decision, cascade.woken, orphans)))
-                    }
-                    Err(StoreError::NotFound(_)) => Ok(None),
-                    Err(other) => Err(other),
-                }
-            })
-            .await?;
-        let Some((decision, cascaded, orphans)) = outcome else {
-            return Err(ApiError::NotFound(format!(
-                "No such workflow found by id: {missing}"
-            )));
+            .store
+            .update_workflow(
+                &workflow_id,
+                Box::new(move |workflow| change(workflow, now)),
+                settle_parent(now),
+            )
+            .await;
+        let committed = match outcome {
+            Ok((committed, _)) => committed,
+            Err(StoreError::NotFound(_)) => {
+                return Err(ApiError::NotFound(format!(
+                    "No such workflow found by id: {workflow_id}"
+                )))
+            }
+            Err(other) => return Err(other.into()),
         };
-        self.announce_commit(&decision, &cascaded);
-        Ok((decision, orphans))
+        self.announce_commit(&committed);
+        let orphans = orphans_of_commit(&committed);
+        Ok((committed.decision, orphans))
     }
 
     /// A task missing from the named workflow: a 400 when it belongs to another workflow,
@@ -600,18 +553,9 @@ impl Runtime {
                 worker_id: request.worker_id.clone(),
                 domain: request.domain.clone(),
             };
-            let (tasks, next_visible) = self
-                .blocking(move |store| {
-                    let now = now_ms();
-                    let tasks = store.poll(&spec, now)?;
-                    let next = if tasks.is_empty() {
-                        store.next_visible_at(&spec.queue_name)?
-                    } else {
-                        None
-                    };
-                    Ok((tasks, next.map(|at| at - now)))
-                })
-                .await?;
+            let now = now_ms();
+            let polled = self.store.poll(&spec, now).await?;
+            let (tasks, next_visible) = (polled.tasks, polled.next_visible_at.map(|at| at - now));
             if !tasks.is_empty() || tokio::time::Instant::now() >= deadline {
                 return Ok(tasks);
             }
@@ -638,20 +582,19 @@ impl Runtime {
     /// Wakes the long polls of every queue a committed decision (or a parent decision it
     /// cascaded into) pushed to, and, while anyone listens, announces the workflows it changed
     /// or started.
-    fn announce_commit(&self, decision: &Decision, cascaded: &Woken) {
-        for queue_name in decision.pushed_queues() {
-            self.notifier.notify(queue_name);
-        }
-        for queue_name in &cascaded.queues {
-            self.notifier.notify(queue_name);
+    fn announce_commit(&self, committed: &Committed) {
+        let decisions = || std::iter::once(&committed.decision).chain(&committed.cascaded);
+        for decision in decisions() {
+            for queue_name in decision.pushed_queues() {
+                self.notifier.notify(queue_name);
+            }
         }
         if self.changes.receiver_count() > 0 {
-            let started = decision.children.iter().map(|child| &child.workflow);
-            for workflow in std::iter::once(&decision.workflow).chain(started) {
-                let _ = self.changes.send(workflow.workflow_id.clone());
-            }
-            for workflow_id in &cascaded.workflows {
-                let _ = self.changes.send(workflow_id.clone());
+            for decision in decisions() {
+                let started = decision.children.iter().map(|child| &child.workflow);
+                for workflow in std::iter::once(&decision.workflow).chain(started) {
+                    let _ = self.changes.send(workflow.workflow_id.clone());
+                }
             }
         }
     }

@@ -13,6 +13,10 @@ use diesel::{QueryResult, RunQueryDsl};
 
 /// A statement whose SQL text is the same on every execution, so its prepared form may be
 /// cached. Only wrap statements whose changeset cannot drop a column.
+///
+/// Run it with `get_results`/`load` (give an UPDATE a `RETURNING` clause): diesel's `execute`
+/// passes the statement on by reference, and its `QueryFragment` impl for references does
+/// not forward `is_safe_to_cache_prepared`, so an executed `SameSql` is prepared every time.
 #[derive(Debug, Clone, Copy)]
 pub struct SameSql<Q>(pub Q);
 

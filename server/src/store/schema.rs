@@ -34,6 +34,7 @@ diesel::table! {
         next_check_at -> Nullable<BigInt>,
         idempotency_key -> Nullable<Text>,
         parent_workflow_id -> Nullable<Text>,
+        revision -> BigInt,
     }
 }
 
@@ -60,6 +61,7 @@ diesel::table! {
         visible_at -> BigInt,
         lease_ms -> BigInt,
         leased_until -> Nullable<BigInt>,
+        workflow_id -> Nullable<Text>,
     }
 }
 

@@ -134,10 +134,14 @@ pub fn record_claims(
     let Some(limits) = admission.limits.filter(|l| l.rate_per_frequency > 0) else {
         return Ok(());
     };
-    SameSql(diesel::update(task_limits::table.find(task_type)).set((
-        task_limits::window_start.eq(limits.window_start),
-        task_limits::window_count.eq(limits.window_count + claimed as i32),
-    )))
-    .execute(conn)?;
+    let _: Vec<i32> = SameSql(
+        diesel::update(task_limits::table.find(task_type))
+            .set((
+                task_limits::window_start.eq(limits.window_start),
+                task_limits::window_count.eq(limits.window_count + claimed as i32),
+            ))
+            .returning(task_limits::window_count),
+    )
+    .get_results(conn)?;
     Ok(())
 }

@@ -55,6 +55,27 @@ impl TestDb {
         }
     }
 
+    /// Runs one SQL statement on the test database (to set up what the store cannot, such as
+    /// the planner's statistics).
+    pub fn execute(&self, sql: &str) {
+        match self {
+            TestDb::Sqlite(dir) => {
+                let path = dir.path().join("baton.db");
+                let mut conn = diesel::SqliteConnection::establish(&path.display().to_string())
+                    .expect("open the SQLite test database");
+                diesel::sql_query(sql)
+                    .execute(&mut conn)
+                    .expect("run the statement");
+            }
+            TestDb::Postgres { url, .. } => {
+                let mut conn = PgConnection::establish(url).expect("connect to the test database");
+                diesel::sql_query(sql)
+                    .execute(&mut conn)
+                    .expect("run the statement");
+            }
+        }
+    }
+
     pub fn is_postgres(&self) -> bool {
         matches!(self, TestDb::Postgres { .. })
     }

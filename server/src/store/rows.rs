@@ -1,0 +1,135 @@
+//! The rows of the execution tables, built from model documents, and the reads that turn them
+//! back into a workflow the engine can decide on.
+
+use std::collections::HashMap;
+
+use baton_model::{Task, Workflow};
+use diesel::prelude::*;
+
+use super::connection::AnyConnection;
+use super::schema::{tasks, workflows};
+use super::workflow_cache::Held;
+use super::StoreResult;
+
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = workflows)]
+// A `None` clears the column (a restart clears `end_time`, a finished workflow `next_check_at`).
+#[diesel(treat_none_as_null = true)]
+pub struct WorkflowRow {
+    pub workflow_id: String,
+    pub workflow_name: String,
+    pub workflow_version: i32,
+    pub status: &'static str,
+    pub correlation_id: Option<String>,
+    pub priority: i32,
+    pub start_time: i64,
+    pub update_time: i64,
+    pub end_time: Option<i64>,
+    pub body: String,
+    /// When the sweeper should look at the workflow next (its next timeout), if ever.
+    pub next_check_at: Option<i64>,
+    pub idempotency_key: Option<String>,
+    pub parent_workflow_id: Option<String>,
+    pub revision: i64,
+}
+
+impl WorkflowRow {
+    /// The row for `workflow` at `revision`. The body is the workflow document without its
+    /// tasks, which live in their own rows: they are set aside while serializing, so a
+    /// workflow with a thousand tasks costs no more than one with three.
+    pub fn of(workflow: &mut Workflow, revision: i64) -> StoreResult<Self> {
+        let tasks = std::mem::take(&mut workflow.tasks);
+        let body = serde_json::to_string(workflow);
+        workflow.tasks = tasks;
+        Ok(WorkflowRow {
+            workflow_id: workflow.workflow_id.clone(),
+            workflow_name: workflow.workflow_name().unwrap_or_default().to_owned(),
+            workflow_version: workflow.workflow_version().unwrap_or_default(),
+            status: workflow.status.as_str(),
+            correlation_id: workflow.correlation_id.clone(),
+            priority: workflow.priority,
+            start_time: workflow.create_time,
+            update_time: workflow.update_time,
+            end_time: (workflow.end_time > 0).then_some(workflow.end_time),
+            body: body?,
+            next_check_at: baton_engine::next_check_at(workflow),
+            idempotency_key: workflow.idempotency_key.clone(),
+            parent_workflow_id: workflow.parent_workflow_id.clone(),
+            revision,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = tasks)]
+pub struct TaskRow {
+    pub task_id: String,
+    pub workflow_id: String,
+    pub seq: i32,
+    pub task_type: String,
+    pub reference_task_name: String,
+    pub status: &'static str,
+    pub update_time: i64,
+    pub body: String,
+    pub revision: i64,
+}
+
+impl TaskRow {
+    pub fn of(task: &Task, revision: i64) -> StoreResult<Self> {
+        Ok(TaskRow {
+            task_id: task.task_id.clone(),
+            workflow_id: task.workflow_instance_id.clone(),
+            seq: task.seq,
+            task_type: task.task_type.clone(),
+            reference_task_name: task.reference_task_name.clone(),
+            status: task.status.as_str(),
+            update_time: task.update_time,
+            body: serde_json::to_string(task)?,
+            revision,
+        })
+    }
+}
+
+pub fn parse<T: serde::de::DeserializeOwned>(body: &str) -> StoreResult<T> {
+    Ok(serde_json::from_str(body)?)
+}
+
+/// Reads a workflow with its tasks and their revisions, as the writer holds it.
+pub fn load_held(conn: &mut AnyConnection, workflow_id: &str) -> StoreResult<Option<Held>> {
+    let row: Option<(String, i64)> = per_backend!(conn, c => workflows::table
+        .find(workflow_id)
+        .select((workflows::body, workflows::revision))
+        .first(c)
+        .optional())?;
+    let Some((body, revision)) = row else {
+        return Ok(None);
+    };
+    let mut workflow: Workflow = parse(&body)?;
+    let rows: Vec<(String, i64)> = per_backend!(conn, c => tasks::table
+        .filter(tasks::workflow_id.eq(workflow_id))
+        .order(tasks::seq.asc())
+        .select((tasks::body, tasks::revision))
+        .load(c))?;
+    let mut task_revisions = HashMap::with_capacity(rows.len());
+    workflow.tasks = Vec::with_capacity(rows.len());
+    for (body, revision) in rows {
+        let task: Task = parse(&body)?;
+        task_revisions.insert(task.task_id.clone(), revision);
+        workflow.tasks.push(task);
+    }
+    Ok(Some(Held {
+        workflow,
+        revision,
+        task_revisions,
+    }))
+}
+
+/// Loads a workflow's tasks in sequence order (for readers).
+pub fn load_tasks(conn: &mut AnyConnection, workflow_id: &str) -> StoreResult<Vec<Task>> {
+    let bodies: Vec<String> = tasks::table
+        .filter(tasks::workflow_id.eq(workflow_id))
+        .order(tasks::seq.asc())
+        .select(tasks::body)
+        .load(conn)?;
+    bodies.iter().map(|body| parse(body)).collect()
+}
