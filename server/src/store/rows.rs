@@ -60,6 +60,72 @@ impl WorkflowRow {
     }
 }
 
+/// The columns an index covers, as a workflow row had them: when a decision leaves them as
+/// they were, SQLite's update sets only the others ([`WorkflowRow::state`]), since it rewrites
+/// the entry of every index that names a column in the `SET` list, changed or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedColumns {
+    workflow_name: String,
+    workflow_version: i32,
+    status: &'static str,
+    correlation_id: Option<String>,
+    start_time: i64,
+    next_check_at: Option<i64>,
+    idempotency_key: Option<String>,
+    parent_workflow_id: Option<String>,
+}
+
+impl IndexedColumns {
+    pub fn of(workflow: &Workflow) -> Self {
+        IndexedColumns {
+            workflow_name: workflow.workflow_name().unwrap_or_default().to_owned(),
+            workflow_version: workflow.workflow_version().unwrap_or_default(),
+            status: workflow.status.as_str(),
+            correlation_id: workflow.correlation_id.clone(),
+            start_time: workflow.create_time,
+            next_check_at: baton_engine::next_check_at(workflow),
+            idempotency_key: workflow.idempotency_key.clone(),
+            parent_workflow_id: workflow.parent_workflow_id.clone(),
+        }
+    }
+
+    /// Whether `row` has these values in every indexed column.
+    pub fn matches(&self, row: &WorkflowRow) -> bool {
+        self.workflow_name == row.workflow_name
+            && self.workflow_version == row.workflow_version
+            && self.status == row.status
+            && self.correlation_id == row.correlation_id
+            && self.start_time == row.start_time
+            && self.next_check_at == row.next_check_at
+            && self.idempotency_key == row.idempotency_key
+            && self.parent_workflow_id == row.parent_workflow_id
+    }
+}
+
+/// The columns of a workflow row that no index covers.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = workflows)]
+#[diesel(treat_none_as_null = true)]
+pub struct WorkflowState<'a> {
+    pub priority: i32,
+    pub update_time: i64,
+    pub end_time: Option<i64>,
+    pub body: &'a str,
+    pub revision: i64,
+}
+
+impl WorkflowRow {
+    pub fn state(&self) -> WorkflowState<'_> {
+        WorkflowState {
+            priority: self.priority,
+            update_time: self.update_time,
+            end_time: self.end_time,
+            body: &self.body,
+            revision: self.revision,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Insertable, AsChangeset)]
 #[diesel(table_name = tasks)]
 pub struct TaskRow {
@@ -87,6 +153,32 @@ impl TaskRow {
             body: serde_json::to_string(task)?,
             revision,
         })
+    }
+}
+
+/// What a task row's update sets: never its id, workflow or sequence, which a task keeps for
+/// life, so SQLite leaves the indexes on them alone.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = tasks)]
+pub struct TaskState<'a> {
+    pub task_type: &'a str,
+    pub reference_task_name: &'a str,
+    pub status: &'a str,
+    pub update_time: i64,
+    pub body: &'a str,
+    pub revision: i64,
+}
+
+impl TaskRow {
+    pub fn state(&self) -> TaskState<'_> {
+        TaskState {
+            task_type: &self.task_type,
+            reference_task_name: &self.reference_task_name,
+            status: self.status,
+            update_time: self.update_time,
+            body: &self.body,
+            revision: self.revision,
+        }
     }
 }
 

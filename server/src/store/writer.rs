@@ -34,7 +34,7 @@ use tokio::sync::oneshot;
 use super::claims::{self, PollDataThrottle};
 use super::connection::{AnyConnection, AnyPool, Backend};
 use super::idempotency::{self, Verdict};
-use super::rows::{load_held, TaskRow, WorkflowRow};
+use super::rows::{load_held, IndexedColumns, TaskRow, WorkflowRow};
 use super::schema::tasks;
 use super::workflow_cache::{Held, WorkflowCache};
 use super::writer_stats::{Phase, Phases, WriterStats};
@@ -577,17 +577,12 @@ impl Batch<'_> {
                 let held = self
                     .take_state(scope, workflow_id)?
                     .ok_or_else(|| StoreError::NotFound(format!("workflow {workflow_id}")))?;
-                let Held {
-                    workflow,
-                    revision,
-                    task_revisions,
-                } = held;
+                let (workflow, previous) = Previous::of(held);
                 let decision = change(workflow)?;
                 let spec = then_poll
                     .as_mut()
                     .and_then(|then_poll| then_poll(&decision));
-                let summary =
-                    self.apply(scope, decision, Some((revision, task_revisions)), cascade)?;
+                let summary = self.apply(scope, decision, Some(previous), cascade)?;
                 let claim = spec.map(|spec| {
                     self.claims.push(ClaimSlot {
                         spec,
@@ -721,16 +716,21 @@ impl Batch<'_> {
         &mut self,
         scope: &mut Scope,
         mut decision: Decision,
-        previous: Option<(i64, HashMap<String, i64>)>,
+        previous: Option<Previous>,
         cascade: &mut Cascade,
     ) -> StoreResult<Decision> {
-        let (revision, mut task_revisions) = match previous {
-            Some((revision, tasks)) => (Some(revision), tasks),
-            None => (None, HashMap::new()),
+        let (revision, mut task_revisions, keys) = match previous {
+            Some(previous) => (
+                Some(previous.revision),
+                previous.task_revisions,
+                Some(previous.keys),
+            ),
+            None => (None, HashMap::new(), None),
         };
         let new_revision = revision.map_or(0, |r| r + 1);
         let row = WorkflowRow::of(&mut decision.workflow, new_revision)?;
-        scope.writes.workflow(row, revision);
+        let same_keys = keys.is_some_and(|keys| keys.matches(&row));
+        scope.writes.workflow(row, revision, same_keys);
         for task in decision.changed() {
             let expected = task_revisions.get(&task.task_id).copied();
             let written = expected.map_or(0, |r| r + 1);
@@ -770,22 +770,33 @@ impl Batch<'_> {
         if let Some(update) = parent_update {
             // A parent removed meanwhile has nobody left to tell.
             if let Some(parent) = self.take_state(scope, &update.parent_workflow_id)? {
-                let Held {
-                    workflow,
-                    revision,
-                    task_revisions,
-                } = parent;
+                let (workflow, previous) = Previous::of(parent);
                 let parent_decision = cascade(workflow, &update)?;
-                let parent_summary = self.apply(
-                    scope,
-                    parent_decision,
-                    Some((revision, task_revisions)),
-                    cascade,
-                )?;
+                let parent_summary = self.apply(scope, parent_decision, Some(previous), cascade)?;
                 scope.cascaded.push(parent_summary);
             }
         }
         Ok(summary)
+    }
+}
+
+/// What a decision was made on, besides the workflow itself: the revisions of its rows and
+/// the values of its indexed columns.
+struct Previous {
+    revision: i64,
+    task_revisions: HashMap<String, i64>,
+    keys: IndexedColumns,
+}
+
+impl Previous {
+    fn of(held: Held) -> (Workflow, Previous) {
+        let keys = IndexedColumns::of(&held.workflow);
+        let previous = Previous {
+            revision: held.revision,
+            task_revisions: held.task_revisions,
+            keys,
+        };
+        (held.workflow, previous)
     }
 }
 

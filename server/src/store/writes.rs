@@ -21,6 +21,8 @@ use super::{StoreError, StoreResult};
 struct Write<R> {
     row: R,
     expected: Option<i64>,
+    /// Updates only: whether every indexed column keeps its value.
+    same_keys: bool,
 }
 
 /// A queue change with the workflow of its task.
@@ -60,14 +62,22 @@ impl Writes {
     }
 
     /// Writes a workflow row; a second write of the same row in a batch replaces the first
-    /// (keeping what the first expected).
-    pub fn workflow(&mut self, row: WorkflowRow, expected: Option<i64>) {
+    /// (keeping what the first expected). `same_keys`: no indexed column changes.
+    pub fn workflow(&mut self, row: WorkflowRow, expected: Option<i64>, same_keys: bool) {
         match self.workflow_index.get(&row.workflow_id) {
-            Some(&at) => self.workflows[at].row = row,
+            Some(&at) => {
+                let write = &mut self.workflows[at];
+                write.row = row;
+                write.same_keys &= same_keys;
+            }
             None => {
                 self.workflow_index
                     .insert(row.workflow_id.clone(), self.workflows.len());
-                self.workflows.push(Write { row, expected });
+                self.workflows.push(Write {
+                    row,
+                    expected,
+                    same_keys,
+                });
             }
         }
     }
@@ -78,7 +88,11 @@ impl Writes {
             None => {
                 self.task_index
                     .insert(row.task_id.clone(), self.tasks.len());
-                self.tasks.push(Write { row, expected });
+                self.tasks.push(Write {
+                    row,
+                    expected,
+                    same_keys: true,
+                });
             }
         }
     }
@@ -112,7 +126,11 @@ impl Writes {
     pub fn append(&mut self, other: Writes) {
         for write in other.workflows {
             match self.workflow_index.get(&write.row.workflow_id) {
-                Some(&at) => self.workflows[at].row = write.row,
+                Some(&at) => {
+                    let earlier = &mut self.workflows[at];
+                    earlier.row = write.row;
+                    earlier.same_keys &= write.same_keys;
+                }
                 None => {
                     self.workflow_index
                         .insert(write.row.workflow_id.clone(), self.workflows.len());
@@ -279,17 +297,22 @@ fn write_workflow(conn: &mut AnyConnection, write: &Write<WorkflowRow>) -> Store
                 .execute(c))?;
         }
         Some(expected) => {
-            // Every column is set (`treat_none_as_null`), so the SQL never varies.
-            let changed: Vec<i64> = per_backend!(conn, c => SameSql(
-                diesel::update(
-                    workflows::table
-                        .find(&row.workflow_id)
-                        .filter(workflows::revision.eq(expected)),
+            // Every column of the changeset is set (`treat_none_as_null`), so the SQL never
+            // varies. Keys unchanged: leave the indexed columns (and so the indexes) alone.
+            let target = workflows::table
+                .find(&row.workflow_id)
+                .filter(workflows::revision.eq(expected));
+            let changed: Vec<i64> = if write.same_keys {
+                per_backend!(conn, c => SameSql(
+                    diesel::update(target).set(row.state()).returning(workflows::revision),
                 )
-                .set(row)
-                .returning(workflows::revision),
-            )
-            .get_results(c))?;
+                .get_results(c))?
+            } else {
+                per_backend!(conn, c => SameSql(
+                    diesel::update(target).set(row).returning(workflows::revision),
+                )
+                .get_results(c))?
+            };
             if changed.is_empty() {
                 return Err(StoreError::Stale(format!("workflow {}", row.workflow_id)));
             }
@@ -327,7 +350,7 @@ pub fn update_task_row(
                 .find(&row.task_id)
                 .filter(tasks::revision.eq(expected)),
         )
-        .set(row)
+        .set(row.state())
         .returning(tasks::revision),
     )
     .get_results(c))?;
