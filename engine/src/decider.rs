@@ -73,7 +73,7 @@ pub fn start_workflow(
         parent_workflow_id: params.parent_workflow_id,
         parent_workflow_task_id: params.parent_workflow_task_id,
         variables: definition.variables.clone(),
-        workflow_definition: Some(definition),
+        workflow_definition: Some(std::sync::Arc::new(definition)),
         create_time: now,
         update_time: now,
         ..Workflow::default()

@@ -98,7 +98,11 @@ fn failure_input(workflow: &Workflow, failed_task_id: Option<&str>) -> JsonMap {
         input.insert("failureTaskId".into(), json!(task_id));
     }
     let mut failed = workflow.clone();
-    if let Some(definition) = failed.workflow_definition.as_mut() {
+    if let Some(definition) = failed
+        .workflow_definition
+        .as_mut()
+        .map(std::sync::Arc::make_mut)
+    {
         // The failure workflow's own definition is not part of the story.
         definition.failure_workflow_definition = None;
     }

@@ -233,7 +233,7 @@ pub fn restart(
 ) -> Result<Decision, EngineError> {
     let mut decision = Decision::unchanged(ended(workflow, "restart")?);
     if let Some(definition) = definition {
-        decision.workflow.workflow_definition = Some(definition);
+        decision.workflow.workflow_definition = Some(std::sync::Arc::new(definition));
     }
     run_again_from_the_start(&mut decision, now);
     decision.workflow.create_time = now;

@@ -85,7 +85,9 @@ pub struct Workflow {
     #[serde(deserialize_with = "null_default")]
     pub failed_reference_task_names: BTreeSet<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub workflow_definition: Option<WorkflowDef>,
+    /// Shared: every workflow started from one definition on a server holds the same copy,
+    /// and a decision clones a pointer, not the whole definition.
+    pub workflow_definition: Option<std::sync::Arc<WorkflowDef>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_input_payload_storage_path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1006,11 +1006,11 @@ fn workflow_computed_properties_follow_conductors_getters_and_are_not_stored() {
     let wf = Workflow {
         workflow_id: "w".into(),
         create_time: 42,
-        workflow_definition: Some(WorkflowDef {
+        workflow_definition: Some(std::sync::Arc::new(WorkflowDef {
             name: "greet".into(),
             version: 7,
             ..WorkflowDef::default()
-        }),
+        })),
         ..Workflow::default()
     };
     let out = serde_json::to_value(&wf).unwrap();

@@ -160,6 +160,57 @@ async fn a_created_workflow_reads_back_with_its_tasks_and_queue_entries(db: Test
     .await
 }
 
+async fn a_definition_is_stored_once_for_all_its_workflows_and_read_back_whole(db: TestDb) {
+    let store = open(&db);
+    let def = one_task_def("w", "x");
+    let first = new_workflow(&def, "one", 0);
+    let expected = first.workflow.workflow_definition.clone();
+    {
+        let store = store.clone();
+        blocking(move || {
+            for decision in [first, new_workflow(&def, "two", 0)] {
+                store
+                    .create_workflow(
+                        decision,
+                        Box::new(apply_to_parent),
+                        IdempotencyStrategy::Fail,
+                    )
+                    .wait()
+                    .unwrap();
+            }
+            // A decision on it keeps naming the same snapshot.
+            store
+                .update_workflow(
+                    "one",
+                    Box::new(|w| baton_engine::operator::pause(w, NOW)),
+                    Box::new(apply_to_parent),
+                )
+                .wait()
+                .unwrap();
+        })
+        .await;
+    }
+    assert_eq!(
+        db.count("SELECT count(*) AS n FROM definition_snapshots"),
+        1
+    );
+    assert_eq!(
+        db.count("SELECT count(*) AS n FROM workflows WHERE body LIKE '%workflowDefinition%'"),
+        0,
+        "rows do not repeat the definition"
+    );
+    // Another server reads it back from the database.
+    let other = open(&db);
+    blocking(move || {
+        for id in ["one", "two"] {
+            let workflow = other.workflow(id, true).unwrap().unwrap();
+            assert_eq!(workflow.workflow_definition, expected);
+            assert_eq!(workflow.workflow_name(), Some("w"));
+        }
+    })
+    .await;
+}
+
 async fn a_rejected_change_writes_nothing(db: TestDb) {
     let store = open(&db);
     blocking(move || {
@@ -851,6 +902,7 @@ on_both_backends!(
     removing_a_workflow_removes_its_tasks_queue_entries_and_logs,
     a_large_workflow_held_in_memory_still_sees_every_change_made_elsewhere,
     a_claim_leases_no_more_than_it_hands_out_even_when_statistics_are_stale,
+    a_definition_is_stored_once_for_all_its_workflows_and_read_back_whole,
 );
 
 #[test]

@@ -7,6 +7,7 @@
 //! run beside the writer.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use baton_engine::{Decision, EventMessage};
 use baton_model::{
@@ -19,10 +20,11 @@ use diesel::r2d2::{ConnectionManager, PooledConnection};
 use tokio::sync::oneshot;
 
 use super::connection::{open_pool, AnyConnection, AnyPool, Backend, DatabaseUrl};
-use super::rows::{load_tasks, parse};
+use super::rows::{load_tasks, parse, parse_workflow};
 use super::schema::{
     event_messages, poll_data, queue_entries, task_defs, task_logs, tasks, workflow_defs, workflows,
 };
+use super::snapshots::SnapshotCache;
 use super::task_limits;
 use super::writer::{Job, WriterHandle};
 use super::{
@@ -34,6 +36,7 @@ pub struct DieselStore {
     pool: AnyPool,
     backend: Backend,
     writer: WriterHandle,
+    snapshots: Arc<SnapshotCache>,
 }
 
 impl DieselStore {
@@ -45,11 +48,13 @@ impl DieselStore {
             Backend::Postgres => 1,
         };
         let pool = open_pool(url, pool_size + reserved)?;
-        let writer = WriterHandle::start(&pool, url.backend())?;
+        let snapshots = Arc::new(SnapshotCache::default());
+        let writer = WriterHandle::start(&pool, url.backend(), snapshots.clone())?;
         Ok(DieselStore {
             pool,
             backend: url.backend(),
             writer,
+            snapshots,
         })
     }
 
@@ -240,13 +245,16 @@ impl Store for DieselStore {
         let mut conn = self.conn()?;
         // One read transaction, so the tasks match the workflow row.
         conn.transaction(|conn| {
-            let body: Option<String> = workflows::table
+            let row: Option<(String, Option<String>)> = workflows::table
                 .find(workflow_id)
-                .select(workflows::body)
+                .select((workflows::body, workflows::definition_id))
                 .first(conn)
                 .optional()?;
-            let Some(body) = body else { return Ok(None) };
-            let mut workflow: Workflow = parse(&body)?;
+            let Some((body, definition_id)) = row else {
+                return Ok(None);
+            };
+            let mut workflow =
+                parse_workflow(conn, &self.snapshots, &body, definition_id.as_deref())?;
             if include_tasks {
                 workflow.tasks = load_tasks(conn, workflow_id)?;
             }
@@ -287,21 +295,28 @@ impl Store for DieselStore {
         include_closed: bool,
         include_tasks: bool,
     ) -> StoreResult<Vec<Workflow>> {
-        let rows: Vec<(String, String, String)> = workflows::table
+        let mut conn = self.conn()?;
+        let rows: Vec<(String, String, String, Option<String>)> = workflows::table
             .filter(workflows::workflow_name.eq(name))
             .filter(workflows::correlation_id.eq(correlation_id))
             .order((workflows::start_time.asc(), workflows::workflow_id.asc()))
-            .select((workflows::workflow_id, workflows::status, workflows::body))
-            .load(&mut *self.conn()?)?;
+            .select((
+                workflows::workflow_id,
+                workflows::status,
+                workflows::body,
+                workflows::definition_id,
+            ))
+            .load(&mut *conn)?;
         let open = ["RUNNING", "PAUSED"];
         let mut found = Vec::new();
-        for (workflow_id, status, body) in rows {
+        for (workflow_id, status, body, definition_id) in rows {
             if !include_closed && !open.contains(&status.as_str()) {
                 continue;
             }
-            let mut workflow: Workflow = parse(&body)?;
+            let mut workflow =
+                parse_workflow(&mut conn, &self.snapshots, &body, definition_id.as_deref())?;
             if include_tasks {
-                workflow.tasks = load_tasks(&mut *self.conn()?, &workflow_id)?;
+                workflow.tasks = load_tasks(&mut conn, &workflow_id)?;
             }
             found.push(workflow);
         }

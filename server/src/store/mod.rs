@@ -25,6 +25,7 @@ mod pg_batch;
 mod rows;
 mod same_sql;
 mod schema;
+mod snapshots;
 mod task_limits;
 mod workflow_cache;
 mod writer;

@@ -30,6 +30,7 @@ pub struct WorkflowColumns {
     idempotency_key: Vec<Option<String>>,
     parent_workflow_id: Vec<Option<String>>,
     revision: Vec<i64>,
+    definition_id: Vec<Option<String>>,
     /// Updates only: the revision the row must be at.
     expected: Vec<i64>,
 }
@@ -50,6 +51,7 @@ impl WorkflowColumns {
         self.idempotency_key.push(row.idempotency_key);
         self.parent_workflow_id.push(row.parent_workflow_id);
         self.revision.push(row.revision);
+        self.definition_id.push(row.definition_id);
         self.expected.extend(expected);
     }
 
@@ -86,6 +88,8 @@ impl WorkflowColumns {
         out.push_bind_param::<Array<Nullable<Text>>, _>(&self.parent_workflow_id)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<BigInt>, _>(&self.revision)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.definition_id)?;
         if with_expected {
             out.push_sql(", ");
             out.push_bind_param::<Array<BigInt>, _>(&self.expected)?;
@@ -169,7 +173,7 @@ pub struct PushColumns {
 
 const WORKFLOW_COLUMNS: &str = "workflow_id, workflow_name, workflow_version, status, \
      correlation_id, priority, start_time, update_time, end_time, body, next_check_at, \
-     idempotency_key, parent_workflow_id, revision";
+     idempotency_key, parent_workflow_id, revision, definition_id";
 const TASK_COLUMNS: &str =
     "task_id, workflow_id, seq, task_type, reference_task_name, status, update_time, body, revision";
 
@@ -177,6 +181,8 @@ const TASK_COLUMNS: &str =
 /// the revision they expected.
 #[derive(Debug, Default)]
 pub struct BatchWrite {
+    pub snapshot_ids: Vec<String>,
+    pub snapshot_bodies: Vec<String>,
     pub new_workflows: WorkflowColumns,
     pub changed_workflows: WorkflowColumns,
     pub new_tasks: TaskColumns,
@@ -198,7 +204,15 @@ impl RunQueryDsl<PgConnection> for BatchWrite {}
 
 impl QueryFragment<Pg> for BatchWrite {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("WITH new_workflows AS (INSERT INTO workflows (");
+        out.push_sql(
+            "WITH snapshots AS (INSERT INTO definition_snapshots (id, body) SELECT * FROM UNNEST(",
+        );
+        out.push_bind_param::<Array<Text>, _>(&self.snapshot_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.snapshot_bodies)?;
+        out.push_sql(
+            ") ON CONFLICT DO NOTHING RETURNING 1), new_workflows AS (INSERT INTO workflows (",
+        );
         out.push_sql(WORKFLOW_COLUMNS);
         out.push_sql(") SELECT * FROM ");
         self.new_workflows.walk(&mut out, false)?;

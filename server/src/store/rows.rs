@@ -8,6 +8,7 @@ use diesel::prelude::*;
 
 use super::connection::AnyConnection;
 use super::schema::{tasks, workflows};
+use super::snapshots::SnapshotCache;
 use super::workflow_cache::Held;
 use super::StoreResult;
 
@@ -31,20 +32,38 @@ pub struct WorkflowRow {
     pub idempotency_key: Option<String>,
     pub parent_workflow_id: Option<String>,
     pub revision: i64,
+    pub definition_id: Option<String>,
 }
 
 impl WorkflowRow {
     /// The row for `workflow` at `revision`. The body is the workflow document without its
-    /// tasks, which live in their own rows: they are set aside while serializing, so a
-    /// workflow with a thousand tasks costs no more than one with three.
-    pub fn of(workflow: &mut Workflow, revision: i64) -> StoreResult<Self> {
+    /// tasks, which live in their own rows, and, when `definition_id` names its snapshot,
+    /// without its definition: they are set aside while serializing, so a workflow with a
+    /// thousand tasks or a large definition costs no more than a small one.
+    pub fn of(
+        workflow: &mut Workflow,
+        revision: i64,
+        definition_id: Option<String>,
+    ) -> StoreResult<Self> {
         let tasks = std::mem::take(&mut workflow.tasks);
+        let definition = match definition_id {
+            Some(_) => workflow.workflow_definition.take(),
+            None => None,
+        };
+        let name = definition
+            .as_ref()
+            .or(workflow.workflow_definition.as_ref())
+            .map(|d| (d.name.clone(), d.version))
+            .unwrap_or_default();
         let body = serde_json::to_string(workflow);
         workflow.tasks = tasks;
+        if definition.is_some() {
+            workflow.workflow_definition = definition;
+        }
         Ok(WorkflowRow {
             workflow_id: workflow.workflow_id.clone(),
-            workflow_name: workflow.workflow_name().unwrap_or_default().to_owned(),
-            workflow_version: workflow.workflow_version().unwrap_or_default(),
+            workflow_name: name.0,
+            workflow_version: name.1,
             status: workflow.status.as_str(),
             correlation_id: workflow.correlation_id.clone(),
             priority: workflow.priority,
@@ -56,6 +75,7 @@ impl WorkflowRow {
             idempotency_key: workflow.idempotency_key.clone(),
             parent_workflow_id: workflow.parent_workflow_id.clone(),
             revision,
+            definition_id,
         })
     }
 }
@@ -112,6 +132,7 @@ pub struct WorkflowState<'a> {
     pub end_time: Option<i64>,
     pub body: &'a str,
     pub revision: i64,
+    pub definition_id: Option<&'a str>,
 }
 
 impl WorkflowRow {
@@ -122,6 +143,7 @@ impl WorkflowRow {
             end_time: self.end_time,
             body: &self.body,
             revision: self.revision,
+            definition_id: self.definition_id.as_deref(),
         }
     }
 }
@@ -186,17 +208,35 @@ pub fn parse<T: serde::de::DeserializeOwned>(body: &str) -> StoreResult<T> {
     Ok(serde_json::from_str(body)?)
 }
 
+/// A workflow row's document, with its definition put back from its snapshot.
+pub fn parse_workflow(
+    conn: &mut AnyConnection,
+    snapshots: &SnapshotCache,
+    body: &str,
+    definition_id: Option<&str>,
+) -> StoreResult<Workflow> {
+    let mut workflow: Workflow = parse(body)?;
+    if let Some(id) = definition_id {
+        workflow.workflow_definition = Some(snapshots.get(conn, id)?);
+    }
+    Ok(workflow)
+}
+
 /// Reads a workflow with its tasks and their revisions, as the writer holds it.
-pub fn load_held(conn: &mut AnyConnection, workflow_id: &str) -> StoreResult<Option<Held>> {
-    let row: Option<(String, i64)> = per_backend!(conn, c => workflows::table
+pub fn load_held(
+    conn: &mut AnyConnection,
+    snapshots: &SnapshotCache,
+    workflow_id: &str,
+) -> StoreResult<Option<Held>> {
+    let row: Option<(String, i64, Option<String>)> = per_backend!(conn, c => workflows::table
         .find(workflow_id)
-        .select((workflows::body, workflows::revision))
+        .select((workflows::body, workflows::revision, workflows::definition_id))
         .first(c)
         .optional())?;
-    let Some((body, revision)) = row else {
+    let Some((body, revision, definition_id)) = row else {
         return Ok(None);
     };
-    let mut workflow: Workflow = parse(&body)?;
+    let mut workflow = parse_workflow(conn, snapshots, &body, definition_id.as_deref())?;
     let rows: Vec<(String, i64)> = per_backend!(conn, c => tasks::table
         .filter(tasks::workflow_id.eq(workflow_id))
         .order(tasks::seq.asc())
@@ -213,6 +253,7 @@ pub fn load_held(conn: &mut AnyConnection, workflow_id: &str) -> StoreResult<Opt
         workflow,
         revision,
         task_revisions,
+        definition_id,
     }))
 }
 

@@ -35,6 +35,7 @@ diesel::table! {
         idempotency_key -> Nullable<Text>,
         parent_workflow_id -> Nullable<Text>,
         revision -> BigInt,
+        definition_id -> Nullable<Text>,
     }
 }
 
@@ -90,6 +91,13 @@ diesel::table! {
         message_id -> Text,
         payload -> Text,
         created_time -> BigInt,
+    }
+}
+
+diesel::table! {
+    definition_snapshots (id) {
+        id -> Text,
+        body -> Text,
     }
 }
 

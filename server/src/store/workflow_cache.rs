@@ -18,6 +18,9 @@ pub struct Held {
     pub revision: i64,
     /// Every task row's revision, by task id.
     pub task_revisions: HashMap<String, i64>,
+    /// The snapshot the row names for its definition (`None`: the body holds it, or there is
+    /// none).
+    pub definition_id: Option<String>,
 }
 
 impl Held {
@@ -126,6 +129,7 @@ mod tests {
             },
             revision: 0,
             task_revisions: HashMap::new(),
+            definition_id: None,
         }
     }
 

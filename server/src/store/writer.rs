@@ -22,10 +22,10 @@
 
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 use baton_engine::Decision;
-use baton_model::{IdempotencyStrategy, Task, Workflow};
+use baton_model::{IdempotencyStrategy, Task, Workflow, WorkflowDef};
 use diesel::connection::TransactionManager;
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, PooledConnection};
@@ -36,6 +36,7 @@ use super::connection::{AnyConnection, AnyPool, Backend};
 use super::idempotency::{self, Verdict};
 use super::rows::{load_held, IndexedColumns, TaskRow, WorkflowRow};
 use super::schema::tasks;
+use super::snapshots::{Snapshot, SnapshotCache};
 use super::workflow_cache::{Held, WorkflowCache};
 use super::writer_stats::{Phase, Phases, WriterStats};
 use super::writes::Writes;
@@ -97,7 +98,11 @@ pub struct WriterHandle {
 
 impl WriterHandle {
     /// Starts the writer thread on a connection taken from `pool` for good.
-    pub fn start(pool: &AnyPool, backend: Backend) -> StoreResult<WriterHandle> {
+    pub fn start(
+        pool: &AnyPool,
+        backend: Backend,
+        snapshots: Arc<SnapshotCache>,
+    ) -> StoreResult<WriterHandle> {
         let mut conn = pool.get()?;
         let checkpoints = match backend {
             Backend::Sqlite => Some(start_checkpointer(pool, &mut conn)?),
@@ -116,6 +121,7 @@ impl WriterHandle {
             jobs: receiver,
             checkpoints,
             stats: WriterStats::default(),
+            snapshots: snapshots.clone(),
         };
         std::thread::Builder::new()
             .name("baton-writer".into())
@@ -161,6 +167,7 @@ struct Writer {
     /// SQLite: tells the checkpointer a commit grew the WAL.
     checkpoints: Option<mpsc::SyncSender<()>>,
     stats: WriterStats,
+    snapshots: Arc<SnapshotCache>,
 }
 
 /// SQLite: moves WAL checkpoints off the writer. A checkpoint copies the WAL's pages into the
@@ -295,6 +302,8 @@ impl Writer {
             writes: Writes::default(),
             claims: Vec::new(),
             phases: Phases::start(),
+            snapshots: &self.snapshots,
+            written_snapshots: Vec::new(),
         };
         let outcome = batch.run(jobs);
         let outcome = outcome.and_then(|results| {
@@ -308,9 +317,13 @@ impl Writer {
                     overlay,
                     claims,
                     phases,
+                    written_snapshots,
                     ..
                 } = batch;
                 self.stats.add(&phases);
+                for (id, definition) in written_snapshots {
+                    self.snapshots.keep(&id, &definition);
+                }
                 for (_, held) in overlay {
                     self.cache.put(held);
                 }
@@ -415,6 +428,9 @@ pub struct Batch<'w> {
     writes: Writes,
     claims: Vec<ClaimSlot>,
     phases: Phases,
+    snapshots: &'w SnapshotCache,
+    /// Snapshots this batch stores, remembered once it commits.
+    written_snapshots: Vec<(String, Arc<WorkflowDef>)>,
 }
 
 /// A job's own changes, merged into the batch when the job succeeds.
@@ -423,6 +439,8 @@ struct Scope {
     states: HashMap<String, Held>,
     writes: Writes,
     cascaded: Vec<Decision>,
+    /// Definition snapshots the job's writes store.
+    snapshots: Vec<(String, Arc<WorkflowDef>)>,
 }
 
 impl Batch<'_> {
@@ -461,7 +479,7 @@ impl Batch<'_> {
             return Ok(());
         }
         self.touched.extend(ids.iter().cloned());
-        let fresh = fresh_states(self.conn, &ids, self.cache)?;
+        let fresh = fresh_states(self.conn, &ids, self.cache, self.snapshots)?;
         self.overlay.extend(fresh);
         Ok(())
     }
@@ -495,6 +513,7 @@ impl Batch<'_> {
                     }
                     self.overlay.extend(scope.states);
                     self.writes.append(scope.writes);
+                    self.written_snapshots.extend(scope.snapshots);
                     return Ok(Ok(done));
                 }
                 Err(error) => {
@@ -654,7 +673,7 @@ impl Batch<'_> {
         // A read must see this batch's own writes.
         self.flush()?;
         let ids = [workflow_id.to_owned()];
-        Ok(fresh_states(self.conn, &ids, self.cache)?.remove(workflow_id))
+        Ok(fresh_states(self.conn, &ids, self.cache, self.snapshots)?.remove(workflow_id))
     }
 
     /// The batch's current state of a workflow (for claims, which change only the claimed
@@ -667,7 +686,7 @@ impl Batch<'_> {
                 _ => {
                     self.lost.remove(workflow_id);
                     self.flush()?;
-                    load_held(self.conn, workflow_id)?
+                    load_held(self.conn, self.snapshots, workflow_id)?
                 }
             };
             match held {
@@ -719,16 +738,18 @@ impl Batch<'_> {
         previous: Option<Previous>,
         cascade: &mut Cascade,
     ) -> StoreResult<Decision> {
-        let (revision, mut task_revisions, keys) = match previous {
+        let (revision, mut task_revisions, keys, definition) = match previous {
             Some(previous) => (
                 Some(previous.revision),
                 previous.task_revisions,
                 Some(previous.keys),
+                previous.definition,
             ),
-            None => (None, HashMap::new(), None),
+            None => (None, HashMap::new(), None, None),
         };
         let new_revision = revision.map_or(0, |r| r + 1);
-        let row = WorkflowRow::of(&mut decision.workflow, new_revision)?;
+        let definition_id = self.definition_id(scope, &mut decision.workflow, definition)?;
+        let row = WorkflowRow::of(&mut decision.workflow, new_revision, definition_id.clone())?;
         let same_keys = keys.is_some_and(|keys| keys.matches(&row));
         scope.writes.workflow(row, revision, same_keys);
         for task in decision.changed() {
@@ -761,6 +782,7 @@ impl Batch<'_> {
                 workflow: decision.workflow,
                 revision: new_revision,
                 task_revisions,
+                definition_id,
             },
         );
         for child in children {
@@ -780,21 +802,61 @@ impl Batch<'_> {
     }
 }
 
+impl Batch<'_> {
+    /// The snapshot a workflow's row names for its definition: the one it named before when
+    /// the decision kept the definition, else the snapshot of the definition, stored with the
+    /// batch unless this server stored it already (then the workflow shares that copy).
+    fn definition_id(
+        &mut self,
+        scope: &mut Scope,
+        workflow: &mut Workflow,
+        previous: Option<(Arc<WorkflowDef>, String)>,
+    ) -> StoreResult<Option<String>> {
+        let Some(definition) = &workflow.workflow_definition else {
+            return Ok(None);
+        };
+        if let Some((before, id)) = previous {
+            if Arc::ptr_eq(&before, definition) {
+                return Ok(Some(id));
+            }
+        }
+        let snapshot = Snapshot::of(definition)?;
+        match self.snapshots.known(&snapshot.id) {
+            Some(shared) => workflow.workflow_definition = Some(shared),
+            None => {
+                scope
+                    .snapshots
+                    .push((snapshot.id.clone(), definition.clone()));
+                scope.writes.snapshot(snapshot.clone());
+            }
+        }
+        Ok(Some(snapshot.id))
+    }
+}
+
 /// What a decision was made on, besides the workflow itself: the revisions of its rows and
 /// the values of its indexed columns.
 struct Previous {
     revision: i64,
     task_revisions: HashMap<String, i64>,
     keys: IndexedColumns,
+    /// The definition and the snapshot the row named for it.
+    definition: Option<(Arc<WorkflowDef>, String)>,
 }
 
 impl Previous {
     fn of(held: Held) -> (Workflow, Previous) {
         let keys = IndexedColumns::of(&held.workflow);
+        let definition = held
+            .workflow
+            .workflow_definition
+            .clone()
+            .zip(held.definition_id);
         let previous = Previous {
             revision: held.revision,
             task_revisions: held.task_revisions,
             keys,
+            definition,
         };
         (held.workflow, previous)
     }
@@ -839,13 +901,14 @@ fn fresh_states(
     conn: &mut AnyConnection,
     ids: &[String],
     cache: &mut WorkflowCache,
+    snapshots: &SnapshotCache,
 ) -> StoreResult<HashMap<String, Held>> {
     let mut fresh = HashMap::with_capacity(ids.len());
     let AnyConnection::Postgresql(pg) = conn else {
         for id in ids {
             let held = match cache.take(id) {
                 Some(held) => Some(held),
-                None => load_held(conn, id)?,
+                None => load_held(conn, snapshots, id)?,
             };
             if let Some(held) = held {
                 fresh.insert(id.clone(), held);
@@ -886,7 +949,7 @@ fn fresh_states(
         };
         let held = match refreshed {
             Some(held) => Some(held),
-            None => load_held(conn, &id)?,
+            None => load_held(conn, snapshots, &id)?,
         };
         if let Some(held) = held {
             fresh.insert(id, held);

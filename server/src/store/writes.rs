@@ -13,6 +13,7 @@ use super::pg_batch::{BatchWrite, PushColumns};
 use super::rows::{TaskRow, WorkflowRow};
 use super::same_sql::SameSql;
 use super::schema::{event_messages, queue_entries, task_logs, tasks, workflows};
+use super::snapshots::{self, Snapshot};
 use super::{StoreError, StoreResult};
 
 /// A row to write: an insert when `expected` is `None`, else an update of the row at that
@@ -50,11 +51,14 @@ pub struct Writes {
     queue: Vec<QueueWrite>,
     removed_tasks: Vec<String>,
     messages: Vec<MessageRow>,
+    /// Definitions to store before the rows that name them.
+    snapshots: Vec<Snapshot>,
 }
 
 impl Writes {
     pub fn is_empty(&self) -> bool {
-        self.workflows.is_empty()
+        self.snapshots.is_empty()
+            && self.workflows.is_empty()
             && self.tasks.is_empty()
             && self.queue.is_empty()
             && self.removed_tasks.is_empty()
@@ -94,6 +98,13 @@ impl Writes {
                     same_keys: true,
                 });
             }
+        }
+    }
+
+    /// Stores a definition snapshot (once per batch, whoever names it).
+    pub fn snapshot(&mut self, snapshot: Snapshot) {
+        if !self.snapshots.iter().any(|s| s.id == snapshot.id) {
+            self.snapshots.push(snapshot);
         }
     }
 
@@ -151,6 +162,9 @@ impl Writes {
         self.queue.extend(other.queue);
         self.removed_tasks.extend(other.removed_tasks);
         self.messages.extend(other.messages);
+        for snapshot in other.snapshots {
+            self.snapshot(snapshot);
+        }
     }
 
     /// Executes every write, leaving `self` empty.
@@ -164,6 +178,9 @@ impl Writes {
 
     /// Row by row, in order (SQLite: no round trips, and every statement is prepared once).
     fn flush_rows(self, conn: &mut AnyConnection) -> StoreResult<()> {
+        for snapshot in &self.snapshots {
+            snapshots::store(conn, snapshot)?;
+        }
         for write in &self.workflows {
             write_workflow(conn, write)?;
         }
@@ -179,6 +196,10 @@ impl Writes {
     /// PostgreSQL: the rows and queue changes in one statement ([`BatchWrite`]).
     fn flush_postgres(self, conn: &mut AnyConnection) -> StoreResult<()> {
         let mut batch = BatchWrite::default();
+        for snapshot in self.snapshots {
+            batch.snapshot_ids.push(snapshot.id);
+            batch.snapshot_bodies.push(snapshot.body);
+        }
         for write in self.workflows {
             match write.expected {
                 None => batch.new_workflows.push(write.row, None),

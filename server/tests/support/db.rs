@@ -76,6 +76,32 @@ impl TestDb {
         }
     }
 
+    /// Runs `SELECT count(*) AS n ...` on the test database.
+    pub fn count(&self, sql: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let rows: Vec<Count> = match self {
+            TestDb::Sqlite(dir) => {
+                let path = dir.path().join("baton.db");
+                let mut conn = diesel::SqliteConnection::establish(&path.display().to_string())
+                    .expect("open the SQLite test database");
+                diesel::sql_query(sql)
+                    .load(&mut conn)
+                    .expect("run the query")
+            }
+            TestDb::Postgres { url, .. } => {
+                let mut conn = PgConnection::establish(url).expect("connect to the test database");
+                diesel::sql_query(sql)
+                    .load(&mut conn)
+                    .expect("run the query")
+            }
+        };
+        rows.first().map_or(0, |row| row.n)
+    }
+
     pub fn is_postgres(&self) -> bool {
         matches!(self, TestDb::Postgres { .. })
     }

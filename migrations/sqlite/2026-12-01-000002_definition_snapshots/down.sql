@@ -1,0 +1,2 @@
+ALTER TABLE workflows DROP COLUMN definition_id;
+DROP TABLE definition_snapshots;
