@@ -76,7 +76,7 @@ impl diesel::r2d2::CustomizeConnection<AnyConnection, diesel::r2d2::Error> for S
         // crashes (the WAL is fsynced at checkpoints); the busy timeout covers the rare
         // checkpoint contention, since Baton serializes its own writers.
         conn.batch_execute(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY;",
         )
         .map_err(diesel::r2d2::Error::QueryError)
     }

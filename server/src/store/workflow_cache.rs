@@ -32,7 +32,8 @@ impl Held {
 /// The cache proper: a bounded map that forgets the least recently used entries first.
 #[derive(Debug)]
 pub struct WorkflowCache {
-    entries: HashMap<String, (Held, u64)>,
+    /// Boxed: a `Held` is large, and most of the table is empty slots.
+    entries: HashMap<String, (Box<Held>, u64)>,
     /// Bumped on every use, to order entries by recency.
     clock: u64,
     capacity: usize,
@@ -45,7 +46,7 @@ pub struct WorkflowCache {
 impl WorkflowCache {
     pub fn new(capacity: usize, max_tasks: usize) -> Self {
         WorkflowCache {
-            entries: HashMap::with_capacity(capacity.min(1 << 16)),
+            entries: HashMap::new(),
             clock: 0,
             capacity,
             tasks: 0,
@@ -57,7 +58,7 @@ impl WorkflowCache {
     pub fn take(&mut self, workflow_id: &str) -> Option<Held> {
         let (held, _) = self.entries.remove(workflow_id)?;
         self.tasks -= held.workflow.tasks.len();
-        Some(held)
+        Some(*held)
     }
 
     /// Keeps a workflow as committed. Ended workflows are not kept: few are changed again.
@@ -76,7 +77,7 @@ impl WorkflowCache {
         }
         self.clock += 1;
         self.tasks += size;
-        self.entries.insert(id, (held, self.clock));
+        self.entries.insert(id, (Box::new(held), self.clock));
     }
 
     pub fn forget(&mut self, workflow_id: &str) {

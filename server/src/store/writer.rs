@@ -50,8 +50,8 @@ const MAX_BATCH: usize = 256;
 /// How often a job whose rows moved under it (another server) is decided again.
 const STALE_RETRIES: usize = 5;
 /// Workflows and tasks kept in memory between decisions.
-pub const CACHED_WORKFLOWS: usize = 20_000;
-pub const CACHED_TASKS: usize = 200_000;
+pub const CACHED_WORKFLOWS: usize = 8_192;
+pub const CACHED_TASKS: usize = 100_000;
 
 type Reply<T> = Option<oneshot::Sender<StoreResult<T>>>;
 pub type CustomWork = Box<dyn FnMut(&mut AnyConnection) -> StoreResult<Box<dyn Any + Send>> + Send>;
