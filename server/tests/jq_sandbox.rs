@@ -214,11 +214,14 @@ async fn the_sandbox_does_not_see_the_servers_environment() {
     );
     let seen = outputs(&sandbox, "env | keys", json!(null)).await;
     let keys = seen[0].as_array().unwrap();
+    // What the sandbox passes on (LD_LIBRARY_PATH, TZ) or sets itself (the allocator's
+    // arena size), and nothing of the server's.
+    let allowed = ["LD_LIBRARY_PATH", "TZ", "MIMALLOC_ARENA_RESERVE"];
     assert!(
-        keys.iter()
-            .all(|key| key == "LD_LIBRARY_PATH" || key == "TZ"),
+        keys.iter().all(|key| allowed.iter().any(|a| key == a)),
         "{keys:?}"
     );
+    assert!(!keys.iter().any(|key| key == "PATH"), "{keys:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -174,6 +174,9 @@ impl JqSandbox {
                     .iter()
                     .filter_map(|name| Some((name, std::env::var_os(name)?))),
             )
+            // mimalloc (the binary's allocator) reserves a 1 GiB arena up front by default,
+            // which alone fills the child's address-space cap.
+            .env("MIMALLOC_ARENA_RESERVE", "16MiB")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
