@@ -1,0 +1,3 @@
+ALTER TABLE queue_entries RESET (fillfactor);
+ALTER TABLE tasks RESET (fillfactor);
+ALTER TABLE workflows RESET (fillfactor);
