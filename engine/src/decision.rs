@@ -95,6 +95,26 @@ impl Decision {
             && self.removed_tasks.is_empty()
     }
 
+    /// Every task this decision and the workflows it starts push, with its queue.
+    pub fn pushes(&self) -> Vec<(&str, &str)> {
+        let mut pushes: Vec<(&str, &str)> = self
+            .queue
+            .iter()
+            .filter_map(|op| match op {
+                QueueOp::Push {
+                    queue_name,
+                    task_id,
+                    ..
+                } => Some((queue_name.as_str(), task_id.as_str())),
+                _ => None,
+            })
+            .collect();
+        for child in &self.children {
+            pushes.extend(child.pushes());
+        }
+        pushes
+    }
+
     /// Every queue this decision and the workflows it starts push to.
     pub fn pushed_queues(&self) -> Vec<&str> {
         let mut queues: Vec<&str> = self

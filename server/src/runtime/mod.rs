@@ -294,7 +294,10 @@ impl Runtime {
             }
             Err(other) => return Err(other.into()),
         };
-        self.announce_commit(&committed);
+        // The worker's next task may be the one this decision queued: nobody else needs
+        // waking for it.
+        let handed: Vec<&str> = next.iter().map(|task| task.task_id.as_str()).collect();
+        self.announce_commit_except(&committed, &handed);
         self.end_orphans(orphans_of_commit(&committed)).await;
         if !result.logs.is_empty() {
             let result = result.clone();
@@ -587,10 +590,19 @@ impl Runtime {
     /// cascaded into) pushed to, and, while anyone listens, announces the workflows it changed
     /// or started.
     fn announce_commit(&self, committed: &Committed) {
+        self.announce_commit_except(committed, &[]);
+    }
+
+    /// [`Runtime::announce_commit`], waking nobody for the pushed tasks in `handed_out`
+    /// (claimed in the same commit already). A woken long poll that finds nothing costs the
+    /// writer a whole transaction.
+    fn announce_commit_except(&self, committed: &Committed, handed_out: &[&str]) {
         let decisions = || std::iter::once(&committed.decision).chain(&committed.cascaded);
         for decision in decisions() {
-            for queue_name in decision.pushed_queues() {
-                self.notifier.notify(queue_name);
+            for (queue_name, task_id) in decision.pushes() {
+                if !handed_out.contains(&task_id) {
+                    self.notifier.notify(queue_name);
+                }
             }
         }
         if self.changes.receiver_count() > 0 {

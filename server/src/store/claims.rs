@@ -11,7 +11,7 @@ use super::pg_batch::{LeaseEntries, TaskUpdates};
 use super::rows::TaskRow;
 use super::same_sql::SameSql;
 use super::schema::{poll_data, queue_entries, tasks};
-use super::task_limits;
+use super::task_limits::{self, Admission};
 use super::writer::Batch;
 use super::writes::update_task_row;
 use super::{PollSpec, StoreError, StoreResult};
@@ -42,6 +42,30 @@ impl PollDataThrottle {
                 true
             }
         }
+    }
+}
+
+/// How long the writer trusts that a task type has no limits row without looking again.
+const UNLIMITED_FOR_MS: i64 = 1000;
+
+/// Task types seen without limits lately, so most claims skip the limits lookup (a round trip
+/// on PostgreSQL). This server's own task definition writes forget them at once; another
+/// server's new limit is honoured within [`UNLIMITED_FOR_MS`] (Conductor's SQL backends cache
+/// task definitions for a minute).
+#[derive(Debug, Default)]
+pub struct UnlimitedTypes {
+    seen_at: HashMap<String, i64>,
+}
+
+impl UnlimitedTypes {
+    fn knows(&self, task_type: &str, now: i64) -> bool {
+        self.seen_at
+            .get(task_type)
+            .is_some_and(|at| now - at < UNLIMITED_FOR_MS)
+    }
+
+    pub fn forget_all(&mut self) {
+        self.seen_at.clear();
     }
 }
 
@@ -84,7 +108,18 @@ fn claim_queue(batch: &mut Batch<'_>, queue_name: &str, slots: &[usize]) -> Stor
         .iter()
         .map(|&at| batch.claim_slot(at).spec.count)
         .sum();
-    let admission = task_limits::admit(batch.conn, first.task_type(), wanted, now)?;
+    let admission = if batch.unlimited().knows(first.task_type(), now) {
+        Admission::unlimited(wanted)
+    } else {
+        let admission = task_limits::admit(batch.conn, first.task_type(), wanted, now)?;
+        if admission.is_unlimited() {
+            batch
+                .unlimited()
+                .seen_at
+                .insert(first.task_type().to_owned(), now);
+        }
+        admission
+    };
     let mut handed_out = 0;
     if admission.allowed > 0 {
         let entries = lease_entries(batch.conn, queue_name, admission.allowed as i64, now)?;

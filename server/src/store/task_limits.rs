@@ -33,6 +33,21 @@ pub struct Admission {
     limits: Option<TaskLimits>,
 }
 
+impl Admission {
+    /// Everything asked for, for a type known to have no limits.
+    pub fn unlimited(wanted: usize) -> Admission {
+        Admission {
+            allowed: wanted,
+            limits: None,
+        }
+    }
+
+    /// Whether the type had no limits row.
+    pub fn is_unlimited(&self) -> bool {
+        self.limits.is_none()
+    }
+}
+
 /// Writes (or removes) the limits row of a task definition that was just saved. A changed
 /// limit keeps the current rate window.
 pub fn save_limits(conn: &mut AnyConnection, def: &TaskDef) -> StoreResult<()> {

@@ -31,7 +31,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, PooledConnection};
 use tokio::sync::oneshot;
 
-use super::claims::{self, PollDataThrottle};
+use super::claims::{self, PollDataThrottle, UnlimitedTypes};
 use super::connection::{AnyConnection, AnyPool, Backend};
 use super::idempotency::{self, Verdict};
 use super::rows::{load_held, IndexedColumns, TaskRow, WorkflowRow};
@@ -118,6 +118,7 @@ impl WriterHandle {
             backend,
             cache: WorkflowCache::new(CACHED_WORKFLOWS, CACHED_TASKS),
             poll_data: PollDataThrottle::default(),
+            unlimited: UnlimitedTypes::default(),
             jobs: receiver,
             checkpoints,
             stats: WriterStats::default(),
@@ -163,6 +164,7 @@ struct Writer {
     backend: Backend,
     cache: WorkflowCache,
     poll_data: PollDataThrottle,
+    unlimited: UnlimitedTypes,
     jobs: mpsc::Receiver<Job>,
     /// SQLite: tells the checkpointer a commit grew the WAL.
     checkpoints: Option<mpsc::SyncSender<()>>,
@@ -296,6 +298,7 @@ impl Writer {
             backend: self.backend,
             cache: &mut self.cache,
             poll_data: &mut self.poll_data,
+            unlimited: &mut self.unlimited,
             overlay: HashMap::new(),
             lost: HashSet::new(),
             touched: HashSet::new(),
@@ -418,6 +421,7 @@ pub struct Batch<'w> {
     backend: Backend,
     cache: &'w mut WorkflowCache,
     poll_data: &'w mut PollDataThrottle,
+    unlimited: &'w mut UnlimitedTypes,
     /// Workflows this batch has read or changed, as they stand in it.
     overlay: HashMap<String, Held>,
     /// Workflows whose in-batch state a failed job consumed: read again (after flushing).
@@ -639,6 +643,8 @@ impl Batch<'_> {
         forget: &[String],
     ) -> StoreResult<StoreResult<Done>> {
         self.flush()?;
+        // It may be a task definition with a new limit.
+        self.unlimited.forget_all();
         for id in forget {
             self.cache.forget(id);
             self.overlay.remove(id);
@@ -709,6 +715,10 @@ impl Batch<'_> {
 
     pub fn poll_data(&mut self) -> &mut PollDataThrottle {
         self.poll_data
+    }
+
+    pub fn unlimited(&mut self) -> &mut UnlimitedTypes {
+        self.unlimited
     }
 
     pub fn claim_slot(&mut self, at: usize) -> &mut ClaimSlot {
