@@ -177,6 +177,40 @@ const WORKFLOW_COLUMNS: &str = "workflow_id, workflow_name, workflow_version, st
 const TASK_COLUMNS: &str =
     "task_id, workflow_id, seq, task_type, reference_task_name, status, update_time, body, revision";
 
+/// `UPDATE <table> r SET <every column but the first> = v.<column> FROM <rows> AS v(<columns>,
+/// expected) WHERE r.<first column> = v.<first column> AND r.revision = v.expected`: an
+/// update of many rows, each only if still at the revision it expects.
+fn push_guarded_update<'b>(
+    out: &mut AstPass<'_, 'b, Pg>,
+    table: &'static str,
+    columns: &'static str,
+    rows: impl FnOnce(&mut AstPass<'_, 'b, Pg>) -> QueryResult<()>,
+) -> QueryResult<()> {
+    let mut names = columns.split(", ").map(str::trim);
+    let key = names.next().unwrap_or_default();
+    out.push_sql("UPDATE ");
+    out.push_sql(table);
+    out.push_sql(" r SET ");
+    for (i, column) in names.enumerate() {
+        if i > 0 {
+            out.push_sql(", ");
+        }
+        out.push_sql(column);
+        out.push_sql(" = v.");
+        out.push_sql(column);
+    }
+    out.push_sql(" FROM ");
+    rows(out)?;
+    out.push_sql(" AS v(");
+    out.push_sql(columns);
+    out.push_sql(", expected) WHERE r.");
+    out.push_sql(key);
+    out.push_sql(" = v.");
+    out.push_sql(key);
+    out.push_sql(" AND r.revision = v.expected");
+    Ok(())
+}
+
 /// The batch's writes as one statement. Answers how many workflow and task updates matched
 /// the revision they expected.
 #[derive(Debug, Default)]
@@ -216,38 +250,18 @@ impl QueryFragment<Pg> for BatchWrite {
         out.push_sql(WORKFLOW_COLUMNS);
         out.push_sql(") SELECT * FROM ");
         self.new_workflows.walk(&mut out, false)?;
-        out.push_sql(" RETURNING 1), changed_workflows AS (UPDATE workflows w SET ");
-        for (i, column) in WORKFLOW_COLUMNS.split(", ").enumerate().skip(1) {
-            if i > 1 {
-                out.push_sql(", ");
-            }
-            out.push_sql(column.trim());
-            out.push_sql(" = v.");
-            out.push_sql(column.trim());
-        }
-        out.push_sql(" FROM ");
-        self.changed_workflows.walk(&mut out, true)?;
-        out.push_sql(" AS v(");
-        out.push_sql(WORKFLOW_COLUMNS);
-        out.push_sql(", expected) WHERE w.workflow_id = v.workflow_id AND w.revision = v.expected");
+        out.push_sql(" RETURNING 1), changed_workflows AS (");
+        push_guarded_update(&mut out, "workflows", WORKFLOW_COLUMNS, |out| {
+            self.changed_workflows.walk(out, true)
+        })?;
         out.push_sql(" RETURNING 1), new_tasks AS (INSERT INTO tasks (");
         out.push_sql(TASK_COLUMNS);
         out.push_sql(") SELECT * FROM ");
         self.new_tasks.walk(&mut out, false)?;
-        out.push_sql(" RETURNING 1), changed_tasks AS (UPDATE tasks t SET ");
-        for (i, column) in TASK_COLUMNS.split(", ").enumerate().skip(1) {
-            if i > 1 {
-                out.push_sql(", ");
-            }
-            out.push_sql(column.trim());
-            out.push_sql(" = v.");
-            out.push_sql(column.trim());
-        }
-        out.push_sql(" FROM ");
-        self.changed_tasks.walk(&mut out, true)?;
-        out.push_sql(" AS v(");
-        out.push_sql(TASK_COLUMNS);
-        out.push_sql(", expected) WHERE t.task_id = v.task_id AND t.revision = v.expected");
+        out.push_sql(" RETURNING 1), changed_tasks AS (");
+        push_guarded_update(&mut out, "tasks", TASK_COLUMNS, |out| {
+            self.changed_tasks.walk(out, true)
+        })?;
         out.push_sql(" RETURNING 1), dequeued AS (DELETE FROM queue_entries WHERE task_id = ANY(");
         out.push_bind_param::<Array<Text>, _>(&self.dequeued)?;
         out.push_sql(") RETURNING 1), pushed AS (INSERT INTO queue_entries ");
@@ -293,21 +307,10 @@ impl RunQueryDsl<PgConnection> for TaskUpdates {}
 
 impl QueryFragment<Pg> for TaskUpdates {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("UPDATE tasks t SET ");
-        for (i, column) in TASK_COLUMNS.split(", ").enumerate().skip(1) {
-            if i > 1 {
-                out.push_sql(", ");
-            }
-            out.push_sql(column.trim());
-            out.push_sql(" = v.");
-            out.push_sql(column.trim());
-        }
-        out.push_sql(" FROM ");
-        self.rows.walk(&mut out, true)?;
-        out.push_sql(" AS v(");
-        out.push_sql(TASK_COLUMNS);
-        out.push_sql(", expected) WHERE t.task_id = v.task_id AND t.revision = v.expected");
-        out.push_sql(" RETURNING t.task_id");
+        push_guarded_update(&mut out, "tasks", TASK_COLUMNS, |out| {
+            self.rows.walk(out, true)
+        })?;
+        out.push_sql(" RETURNING r.task_id");
         Ok(())
     }
 }
