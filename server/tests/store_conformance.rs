@@ -740,6 +740,80 @@ fn queue_workflows(store: &Arc<dyn Store>, task: &str, count: usize) {
     }
 }
 
+async fn a_limit_saved_on_this_server_holds_for_the_very_next_claim(db: TestDb) {
+    let store = open(&db);
+    blocking(move || {
+        queue_workflows(&store, "soon_limited", 6);
+        // Claimed while the type has no limits (the store may remember that)...
+        let first = store
+            .poll(&spec("soon_limited", 1, None), NOW)
+            .wait()
+            .unwrap();
+        assert_eq!(first.tasks.len(), 1);
+        // ...then limited to two in progress: the next claim gets one more, not five.
+        let limited: TaskDef =
+            serde_json::from_value(json!({"name": "soon_limited", "concurrentExecLimit": 2}))
+                .unwrap();
+        store.upsert_task_defs(&[limited], NOW).unwrap();
+        let next = store
+            .poll(&spec("soon_limited", 5, None), NOW)
+            .wait()
+            .unwrap();
+        assert_eq!(
+            next.tasks.len(),
+            1,
+            "concurrentExecLimit 2, one already running"
+        );
+    })
+    .await
+}
+
+async fn one_failing_start_among_concurrent_starts_fails_alone(db: TestDb) {
+    let store = open(&db);
+    let def = one_task_def("w", "x");
+    {
+        let (store, def) = (store.clone(), def.clone());
+        blocking(move || {
+            store
+                .create_workflow(
+                    new_workflow(&def, "taken", 0),
+                    Box::new(apply_to_parent),
+                    IdempotencyStrategy::Fail,
+                )
+                .wait()
+                .unwrap();
+        })
+        .await;
+    }
+    // Submitted together, so they share the writer's batches; on PostgreSQL the clash fails
+    // the batch's one statement, and its other starts must still commit.
+    let pending: Vec<_> = (0..30)
+        .map(|i| {
+            let mut decision = new_workflow(&def, &format!("ok{i}"), 0);
+            if i == 15 {
+                decision.workflow.workflow_id = "taken".into();
+            }
+            store.create_workflow(
+                decision,
+                Box::new(apply_to_parent),
+                IdempotencyStrategy::Fail,
+            )
+        })
+        .collect();
+    for (i, outcome) in pending.into_iter().enumerate() {
+        assert_eq!(outcome.await.is_ok(), i != 15, "start {i}");
+    }
+    blocking(move || {
+        assert_eq!(store.queue_size("x").unwrap(), 30, "29 new and the first");
+        assert!(
+            store.task("ok15-1").unwrap().is_none(),
+            "nothing of the clash"
+        );
+        assert!(store.workflow("ok14", true).unwrap().is_some());
+    })
+    .await;
+}
+
 async fn concurrency_and_rate_limits_hold_across_servers(db: TestDb) {
     // Two stores on one PostgreSQL database: two servers. (SQLite serves one server, whose
     // writes go through its single writer.)
@@ -903,6 +977,8 @@ on_both_backends!(
     a_large_workflow_held_in_memory_still_sees_every_change_made_elsewhere,
     a_claim_leases_no_more_than_it_hands_out_even_when_statistics_are_stale,
     a_definition_is_stored_once_for_all_its_workflows_and_read_back_whole,
+    a_limit_saved_on_this_server_holds_for_the_very_next_claim,
+    one_failing_start_among_concurrent_starts_fails_alone,
 );
 
 #[test]
