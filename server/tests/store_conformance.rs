@@ -211,6 +211,46 @@ async fn a_definition_is_stored_once_for_all_its_workflows_and_read_back_whole(d
     .await;
 }
 
+async fn a_change_that_panics_fails_alone_and_the_store_keeps_writing(db: TestDb) {
+    let store = open(&db);
+    blocking(move || {
+        for id in ["calm", "boom"] {
+            store
+                .create_workflow(
+                    new_workflow(&one_task_def("w", "x"), id, 0),
+                    Box::new(apply_to_parent),
+                    IdempotencyStrategy::Fail,
+                )
+                .wait()
+                .unwrap();
+        }
+        let pause = |id: &str| {
+            store.update_workflow(
+                id,
+                Box::new(|w| baton_engine::operator::pause(w, NOW)),
+                Box::new(apply_to_parent),
+            )
+        };
+        let calm = pause("calm");
+        let boom = store.update_workflow(
+            "boom",
+            Box::new(|_| panic!("a bug in a change")),
+            Box::new(apply_to_parent),
+        );
+        assert!(calm.wait().is_ok());
+        assert!(boom.wait().is_err());
+        // The writer is still there.
+        assert!(pause("boom").wait().is_ok());
+        for id in ["calm", "boom"] {
+            assert_eq!(
+                store.workflow(id, false).unwrap().unwrap().status,
+                baton_model::WorkflowStatus::Paused
+            );
+        }
+    })
+    .await
+}
+
 async fn a_rejected_change_writes_nothing(db: TestDb) {
     let store = open(&db);
     blocking(move || {
@@ -979,6 +1019,7 @@ on_both_backends!(
     a_definition_is_stored_once_for_all_its_workflows_and_read_back_whole,
     a_limit_saved_on_this_server_holds_for_the_very_next_claim,
     one_failing_start_among_concurrent_starts_fails_alone,
+    a_change_that_panics_fails_alone_and_the_store_keeps_writing,
 );
 
 #[test]

@@ -308,7 +308,14 @@ impl Writer {
             snapshots: &self.snapshots,
             written_snapshots: Vec::new(),
         };
-        let outcome = batch.run(jobs);
+        // A job that panics (an engine bug) must not take the writer down with it: the batch
+        // rolls back and its jobs run again one by one, so only the panicking one fails.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| batch.run(jobs)))
+            .unwrap_or_else(|_| {
+                Err(StoreError::Connection(
+                    "a change panicked and was rolled back".into(),
+                ))
+            });
         let outcome = outcome.and_then(|results| {
             <AnyConnection as Connection>::TransactionManager::commit_transaction(batch.conn)?;
             Ok(results)
@@ -337,11 +344,18 @@ impl Writer {
                 Ok((results, claims))
             }
             Err(error) => {
-                let _ = <AnyConnection as Connection>::TransactionManager::rollback_transaction(
-                    batch.conn,
-                );
+                let clean = rollback_all(batch.conn);
                 let touched = std::mem::take(&mut batch.touched);
                 drop(batch);
+                if !clean {
+                    // Its transaction state is unknown: start over on a fresh connection.
+                    if let Ok(conn) = self.pool.get() {
+                        self.conn = conn;
+                        if self.backend == Backend::Postgres {
+                            let _ = prefer_key_lookups(&mut self.conn);
+                        }
+                    }
+                }
                 for id in touched {
                     self.cache.forget(&id);
                 }
@@ -355,6 +369,24 @@ impl Writer {
         let conn: &mut AnyConnection = &mut self.conn;
         conn.is_broken()
     }
+}
+
+/// Rolls back every open level (a job that panicked may leave its savepoint open). False when
+/// the connection's transaction state cannot be trusted any more.
+fn rollback_all(conn: &mut AnyConnection) -> bool {
+    type Manager = <AnyConnection as Connection>::TransactionManager;
+    for _ in 0..8 {
+        match Manager::transaction_manager_status_mut(conn).transaction_depth() {
+            Ok(None) => return true,
+            Ok(Some(_)) => {
+                if Manager::rollback_transaction(conn).is_err() {
+                    return false;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 /// Whether a job can run again after its batch failed (a create whose decision was consumed
