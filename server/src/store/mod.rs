@@ -17,6 +17,7 @@ macro_rules! per_backend {
     };
 }
 
+mod checkpointer;
 mod claims;
 mod connection;
 mod diesel_store;

@@ -31,6 +31,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, PooledConnection};
 use tokio::sync::oneshot;
 
+use super::checkpointer::{self, Checkpoints};
 use super::claims::{self, PollDataThrottle, UnlimitedTypes};
 use super::connection::{AnyConnection, AnyPool, Backend};
 use super::idempotency::{self, Verdict};
@@ -105,7 +106,7 @@ impl WriterHandle {
     ) -> StoreResult<WriterHandle> {
         let mut conn = pool.get()?;
         let checkpoints = match backend {
-            Backend::Sqlite => Some(start_checkpointer(pool, &mut conn)?),
+            Backend::Sqlite => Some(checkpointer::start(pool, &mut conn)?),
             Backend::Postgres => {
                 prefer_key_lookups(&mut conn)?;
                 None
@@ -166,38 +167,10 @@ struct Writer {
     poll_data: PollDataThrottle,
     unlimited: UnlimitedTypes,
     jobs: mpsc::Receiver<Job>,
-    /// SQLite: tells the checkpointer a commit grew the WAL.
-    checkpoints: Option<mpsc::SyncSender<()>>,
+    /// SQLite: the WAL's checkpointer.
+    checkpoints: Option<Checkpoints>,
     stats: WriterStats,
     snapshots: Arc<SnapshotCache>,
-}
-
-/// SQLite: moves WAL checkpoints off the writer. A checkpoint copies the WAL's pages into the
-/// database file and syncs both; run inside a commit (SQLite's default, every 1,000 pages) it
-/// stalls every writer queued behind it. A passive checkpoint on another connection runs
-/// beside the writer instead, at most every [`CHECKPOINT_INTERVAL`]. Stops when the writer
-/// does.
-fn start_checkpointer(
-    pool: &AnyPool,
-    writer: &mut AnyConnection,
-) -> StoreResult<mpsc::SyncSender<()>> {
-    use diesel::connection::SimpleConnection;
-    writer.batch_execute("PRAGMA wal_autocheckpoint = 0;")?;
-    let mut conn = pool.get()?;
-    let (commits, committed) = mpsc::sync_channel::<()>(1);
-    std::thread::Builder::new()
-        .name("baton-checkpoint".into())
-        .spawn(move || {
-            while committed.recv().is_ok() {
-                let conn: &mut AnyConnection = &mut conn;
-                if let Err(error) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
-                    tracing::warn!(%error, "wal checkpoint failed; trying again later");
-                }
-                std::thread::sleep(CHECKPOINT_INTERVAL);
-            }
-        })
-        .map_err(|e| StoreError::Connection(format!("cannot start the checkpointer: {e}")))?;
-    Ok(commits)
 }
 
 /// PostgreSQL: every statement the writer runs touches a handful of rows by key. With
@@ -212,9 +185,6 @@ fn prefer_key_lookups(conn: &mut AnyConnection) -> StoreResult<()> {
     )?;
     Ok(())
 }
-
-/// How often the SQLite checkpointer runs while commits keep coming.
-const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A job's result before its batch commits.
 enum Done {
@@ -244,6 +214,10 @@ impl Writer {
             }
             self.stats.batch(jobs.len());
             self.handle(jobs, 0);
+            // After the batch is answered: the copy holds up only the jobs that queue meanwhile.
+            if let Some(checkpoints) = &mut self.checkpoints {
+                checkpoints.rewind_if_due(&mut self.conn);
+            }
         }
     }
 
@@ -338,8 +312,7 @@ impl Writer {
                     self.cache.put(held);
                 }
                 if let Some(checkpoints) = &self.checkpoints {
-                    // Full means a checkpoint is already due.
-                    let _ = checkpoints.try_send(());
+                    checkpoints.committed();
                 }
                 Ok((results, claims))
             }
